@@ -1,0 +1,57 @@
+# algrid: reproducible experiments on choosing the data an LLM learns from.
+# This file only sets up: config, validation, includes and the default target.
+import sys
+
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+sys.path.insert(0, f"{workflow.basedir}/scripts")
+
+
+configfile: "config/tasks.yaml"
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "rules/common.smk"
+
+
+try:
+    check_config(config)
+except AlgridError as err:
+    sys.exit(f"algrid: {err}")
+
+
+report: "resources/report/workflow.rst"
+
+
+wildcard_constraints:
+    task=SLUG,
+    eval_task=SLUG,
+    model=SLUG,
+    preset=SLUG,
+    strategy=SLUG,
+    embedder=SLUG,
+    budget=r"\d+",
+    rounds=r"\d+",
+    seed=r"\d+",
+    round=r"\d+",
+
+
+include: "rules/data.smk"
+include: "rules/embed.smk"
+include: "rules/score.smk"
+include: "rules/select.smk"
+include: "rules/train.smk"
+include: "rules/predict.smk"
+include: "rules/metrics.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/final_metrics.csv",
+        "results/plots/learning_curve.png",

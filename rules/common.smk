@@ -1,0 +1,163 @@
+"""Pure helpers for the workflow: grid expansion, paths, input functions, config checks.
+
+Plain Python (no Snakemake globals), so tests import it directly.
+"""
+
+import itertools
+import os
+from pathlib import Path
+
+from algrid import strategies
+from algrid.data import check_split_spec
+from algrid.errors import AlgridError, ConfigError
+
+SLUG = r"[a-z0-9][a-z0-9-]*"
+RUN = "{task}/{model}/{preset}/{strategy}/b{budget}-m{rounds}/seed{seed}"
+FT = "results/finetune/" + RUN
+CELL_KEYS = ("task", "model", "preset", "strategy", "budget", "rounds", "seed")
+
+
+def data_root(config) -> str:
+    return os.environ.get("ALGRID_DATA_ROOT", config.get("data_root", "../shared/data"))
+
+
+def round_sizes(budget: int, rounds: int) -> list[int]:
+    """Budget B over m rounds: B // m each, the remainder to the earliest rounds."""
+    if rounds < 1:
+        raise ConfigError("finetune.rounds", f"rounds must be >= 1, got {rounds}")
+    base, extra = divmod(int(budget), int(rounds))
+    return [base + (1 if i < extra else 0) for i in range(rounds)]
+
+
+def finetune_cells(config) -> list[dict]:
+    ft = config.get("finetune") or {}
+    grid = itertools.product(ft.get("tasks", []), ft.get("models", []), ft.get("presets", []),
+                             ft.get("strategies", []), ft.get("budgets", []), ft.get("rounds", []),
+                             ft.get("seeds", []))
+    return [dict(zip(CELL_KEYS, values)) for values in grid]
+
+
+def run_dir(cell) -> str:
+    return FT.format(**cell)
+
+
+def finetune_metric_files(config) -> list[str]:
+    """Every round's metrics for every cell and eval task, plus the base model's (round 0)."""
+    ft = config.get("finetune") or {}
+    files = []
+    for cell in finetune_cells(config):
+        for i in range(1, int(cell["rounds"]) + 1):
+            files += [f"{run_dir(cell)}/round{i}/metrics/{e}.json" for e in ft.get("eval_tasks", [])]
+    files += [f"results/base/{m}/{p}/metrics/{e}.json"
+              for m in ft.get("models", []) for p in ft.get("presets", []) for e in ft.get("eval_tasks", [])]
+    return sorted(set(files))
+
+
+def strategy_needs(name: str) -> frozenset:
+    return strategies.get(name).needs
+
+
+def local_files(split_spec: dict, root: str) -> list[str]:
+    """Local files a split reads (so editing a data file reruns what depends on it)."""
+    specs = split_spec.get("sources", [split_spec]) if isinstance(split_spec, dict) else []
+    paths = [s["path"].replace("{data_root}", root) for s in specs if s.get("source") == "local" and "path" in s]
+    return sorted(set(paths))
+
+
+def task_files(config, task: str) -> list[str]:
+    spec = config["tasks"][task]
+    root = data_root(config)
+    files = [f for split in spec.get("splits", {}).values() for f in local_files(split, root)]
+    if spec.get("prompt_file"):
+        files.append(spec["prompt_file"].replace("{data_root}", root))
+    return sorted(set(files))
+
+
+def select_inputs(w, config) -> dict:
+    """Round i reads round i-1's selection; scores come from the base model (round 1) or round i-1's adapter."""
+    ft = config["finetune"]
+    i = int(w.round)
+    base = FT.format(**{k: w[k] for k in CELL_KEYS})
+    needs = strategy_needs(w.strategy)
+    inputs = {"pool": f"results/data/{w.task}/pool.jsonl"}
+    if i > 1:
+        inputs["previous"] = f"{base}/round{i - 1}/selected.json"
+    if "scores" in needs:
+        inputs["scores"] = (f"results/scores/{w.task}/{w.model}/base.parquet" if i == 1
+                            else f"{base}/round{i}/scores.parquet")
+    if needs & {"embeddings", "queries"}:
+        inputs["embeddings"] = f"results/embeddings/{w.task}/{ft['embedder']}.npy"
+    if "queries" in needs:
+        inputs["queries"] = [f"results/data/{e}/eval.jsonl" for e in ft["eval_tasks"]]
+        inputs["query_embeddings"] = [f"results/embeddings/{e}/{ft['embedder']}.eval.npy" for e in ft["eval_tasks"]]
+    return inputs
+
+
+def train_inputs(w, config) -> dict:
+    base = FT.format(**{k: w[k] for k in CELL_KEYS})
+    inputs = {
+        "model": f"results/models/{w.model}",
+        "pool": f"results/data/{w.task}/pool.jsonl",
+        "selected": f"{base}/round{w.round}/selected.json",
+    }
+    if config["presets"][w.preset].get("retrain", "scratch") == "continue" and int(w.round) > 1:
+        inputs["init_adapter"] = f"{base}/round{int(w.round) - 1}/adapter"
+    return inputs
+
+
+def cell_identity(w) -> dict:
+    """The row keys of final_metrics.csv for one metrics file; round 0 is the base model."""
+    keys = {k: w.get(k) for k in ("model", "preset", "eval_task")}
+    if "round" not in w.keys():
+        return {"family": "finetune", "task": None, "strategy": "base", "budget": 0, "rounds": 0, "seed": None,
+                "round": 0, "n_labels": 0, **keys}
+    sizes = round_sizes(int(w.budget), int(w.rounds))
+    return {"family": "finetune", "task": w.task, "strategy": w.strategy, "budget": int(w.budget),
+            "rounds": int(w.rounds), "seed": int(w.seed), "round": int(w.round),
+            "n_labels": sum(sizes[: int(w.round)]), **keys}
+
+
+def round_k(w) -> int:
+    return round_sizes(int(w.budget), int(w.rounds))[int(w.round) - 1]
+
+
+def round_seed(w) -> int:
+    """Distinct, reproducible randomness per (seed, round)."""
+    return int(w.seed) * 1000 + int(w.round)
+
+
+def check_config(config) -> None:
+    """Cross-key checks the JSON schema cannot express; raises AlgridError with the config key."""
+    ft = config.get("finetune") or {}
+    for key, registry in (("tasks", "tasks"), ("eval_tasks", "tasks"), ("models", "models"), ("presets", "presets")):
+        for name in ft.get(key, []):
+            if name not in (config.get(registry) or {}):
+                known = ", ".join(sorted(config.get(registry) or {}))
+                raise ConfigError(f"finetune.{key}", f"unknown {registry[:-1]} '{name}'; known: {known}")
+    for name in ft.get("strategies", []):
+        strategies.get(name)
+    for name in config.get("strategies") or {}:
+        strategies.get(name)
+    if ft and ft.get("embedder") not in (config.get("embedders") or {}):
+        raise ConfigError("finetune.embedder", f"unknown embedder '{ft.get('embedder')}'")
+    for rounds in ft.get("rounds", []):
+        round_sizes(1, rounds)
+    used = set(ft.get("tasks", [])) | set(ft.get("eval_tasks", []))
+    for task in sorted(used):
+        for split, spec in config["tasks"][task].get("splits", {}).items():
+            check_split_spec(spec, key=f"tasks.{task}.splits.{split}", data_root=data_root(config))
+        prompt_file = config["tasks"][task].get("prompt_file")
+        if prompt_file and not Path(prompt_file.replace("{data_root}", data_root(config))).is_file():
+            raise ConfigError(f"tasks.{task}.prompt_file", f"file '{prompt_file}' does not exist")
+    for task in ft.get("tasks", []):
+        size = pool_size_bound(config["tasks"][task]["splits"].get("pool", {}))
+        for budget in ft.get("budgets", []):
+            if size is not None and budget > size:
+                raise ConfigError("finetune.budgets", f"budget {budget} is larger than the pool of task "
+                                  f"'{task}' (at most {size} rows: tasks.{task}.splits.pool)")
+
+
+def pool_size_bound(spec: dict):
+    """An upper bound on a split's rows known without reading it (size/limit), else None."""
+    bounds = [spec[k] for k in ("size", "limit") if spec.get(k) is not None]
+    return min(bounds) if bounds else None

@@ -1,0 +1,35 @@
+rule score_pool_base:
+    input:
+        model="results/models/{model}",
+        pool="results/data/{task}/pool.jsonl",
+    output:
+        "results/scores/{task}/{model}/base.parquet",
+    params:
+        family=lambda w: config["tasks"][w.task]["family"],
+        prompt=lambda w: config["tasks"][w.task].get("prompt", {}),
+        model=lambda w: config["models"][w.model],
+        scoring=config["scoring"],
+    log:
+        "results/logs/score_pool/{task}/{model}/base.log",
+    benchmark:
+        "results/benchmarks/score_pool/{task}/{model}/base.tsv"
+    conda:
+        "../envs/model.yaml"
+    threads: config["threads"]["model"]
+    resources:
+        gpu=1,
+    script:
+        "../scripts/score_pool.py"
+
+
+use rule score_pool_base as score_pool_round with:
+    input:
+        model="results/models/{model}",
+        pool="results/data/{task}/pool.jsonl",
+        adapter=lambda w: f"{FT}/round{{prev}}/adapter".format(**w, prev=int(w.round) - 1),
+    output:
+        FT + "/round{round}/scores.parquet",
+    log:
+        FT + "/round{round}/logs/score_pool.log",
+    benchmark:
+        FT + "/round{round}/benchmarks/score_pool.tsv"

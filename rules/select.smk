@@ -1,0 +1,18 @@
+rule select:
+    input:
+        unpack(lambda w: select_inputs(w, config)),
+    output:
+        FT + "/round{round}/selected.json",
+    params:
+        k=round_k,
+        seed=round_seed,
+        strategy_params=lambda w: config["strategies"].get(w.strategy, {}),
+        budget_key="finetune.budgets",
+    log:
+        FT + "/round{round}/logs/select.log",
+    benchmark:
+        FT + "/round{round}/benchmarks/select.tsv"
+    conda:
+        "../envs/select.yaml"
+    script:
+        "../scripts/select.py"

@@ -1,0 +1,22 @@
+rule train_adapter:
+    input:
+        unpack(lambda w: train_inputs(w, config)),
+    output:
+        directory(FT + "/round{round}/adapter"),
+    params:
+        family=lambda w: config["tasks"][w.task]["family"],
+        prompt=lambda w: config["tasks"][w.task].get("prompt", {}),
+        model=lambda w: config["models"][w.model],
+        preset=lambda w: config["presets"][w.preset],
+        seed=round_seed,
+    log:
+        FT + "/round{round}/logs/train_adapter.log",
+    benchmark:
+        FT + "/round{round}/benchmarks/train_adapter.tsv"
+    conda:
+        "../envs/model.yaml"
+    threads: config["threads"]["model"]
+    resources:
+        gpu=1,
+    script:
+        "../scripts/train_adapter.py"

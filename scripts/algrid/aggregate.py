@@ -1,0 +1,24 @@
+"""All metrics files -> results/final_metrics.csv (+ .json): one row per cell x round x eval task."""
+
+import logging
+
+import pandas as pd
+
+from .io import read_json, write_json, atomic_path
+
+log = logging.getLogger(__name__)
+
+FIRST = ["family", "task", "model", "preset", "strategy", "budget", "rounds", "seed", "round", "n_labels",
+         "eval_task", "metric", "accuracy", "n_correct", "n_total", "n_unparsed"]
+
+
+def aggregate(metric_files, csv_path, json_path) -> pd.DataFrame:
+    frame = pd.DataFrame([read_json(p) for p in metric_files])
+    cols = [c for c in FIRST if c in frame] + [c for c in frame if c not in FIRST]
+    frame = frame[cols].sort_values([c for c in ("family", "task", "eval_task", "strategy", "rounds", "budget",
+                                                 "seed", "round") if c in frame], na_position="first")
+    with atomic_path(csv_path) as tmp:
+        frame.to_csv(tmp, index=False)
+    write_json(json_path, frame.to_dict("records"))
+    log.info("%d rows -> %s", len(frame), csv_path)
+    return frame

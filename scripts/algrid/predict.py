@@ -1,0 +1,38 @@
+"""Few-shot greedy prediction on an eval split with a fixed prompt (exemplars never in the pool)."""
+
+import logging
+
+from . import generation, metrics, models, prompts
+from .io import read_jsonl, write_jsonl
+
+log = logging.getLogger(__name__)
+
+
+def predict_rows(model, tokenizer, rows, demos, pc: dict, *, metric: str, max_new_tokens: int, batch_size: int,
+                 prefix: str | None = None) -> list[dict]:
+    texts = [prompts.build_prompt(tokenizer, pc, r, demos=demos, prefix=prefix) for r in rows]
+    outputs = generation.generate(model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                                  desc="predict")
+    records = []
+    for row, out in zip(rows, outputs):
+        text = prompts.cut_output(out, pc)
+        pred = metrics.extract_answer(text, metric, row.get("choices"))
+        records.append({"id": row["id"], "target": row["target"], "pred": pred,
+                        "correct": metrics.is_correct(pred, row["target"], metric), "output": text,
+                        "demo_ids": [d["id"] for d in demos]})
+    return records
+
+
+def predict_file(model_dir, eval_path, fewshot_path, out_path, *, adapter, prefix_file, family, metric, prompt,
+                 model, fewshot_k, max_new_tokens, eval_batch_size) -> None:
+    tokenizer = models.load_tokenizer(model_dir)
+    lm = models.load_model(model_dir, adapter=adapter, quantization=model.get("quantization", "none"),
+                           dtype=model.get("dtype", "float32"))
+    rows, demos = read_jsonl(eval_path), read_jsonl(fewshot_path)[:fewshot_k]
+    prefix = prompts.read_prefix(prefix_file) if prefix_file else None
+    pc = prompts.prompt_config(family, prompt)
+    records = predict_rows(lm, tokenizer, rows, [] if prefix else demos, pc, metric=metric,
+                           max_new_tokens=max_new_tokens, batch_size=eval_batch_size, prefix=prefix)
+    write_jsonl(out_path, records)
+    n_ok = sum(r["correct"] for r in records)
+    log.info("%s: %d/%d correct, %d unparsed", out_path, n_ok, len(records), sum(r["pred"] is None for r in records))

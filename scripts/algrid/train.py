@@ -1,0 +1,132 @@
+"""LoRA / QLoRA supervised fine-tuning with the loss on the answer tokens only."""
+
+import json
+import logging
+import math
+import platform
+import random
+import time
+from importlib import metadata
+
+from tqdm import tqdm
+
+from . import models, prompts
+from .io import atomic_path
+
+log = logging.getLogger(__name__)
+
+PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "sentence-transformers", "snakemake")
+
+
+def package_versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def encode(tokenizer, prompt: str, completion: str, max_length: int) -> dict:
+    """input_ids with labels = -100 on the prompt (and padding): loss on the answer only.
+    Over-long examples are cut from the left of the prompt, so the answer is kept."""
+    p = tokenizer(prompt, add_special_tokens=False).input_ids
+    c = tokenizer(completion, add_special_tokens=False).input_ids[:max_length]
+    p = p[max(0, len(p) + len(c) - max_length):]
+    return {"input_ids": p + c, "labels": [-100] * len(p) + c}
+
+
+def collate(batch, pad_id: int):
+    import torch
+
+    width = max(len(b["input_ids"]) for b in batch)
+    ids = torch.full((len(batch), width), pad_id)
+    labels = torch.full((len(batch), width), -100)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, b in enumerate(batch):
+        n = len(b["input_ids"])
+        ids[i, :n] = torch.tensor(b["input_ids"])
+        labels[i, :n] = torch.tensor(b["labels"])
+        mask[i, :n] = 1
+    return ids, labels, mask
+
+
+def train_adapter(model_dir, rows, pc: dict, out_dir, *, params: dict, init_adapter=None, seed: int = 0,
+                  extra_record: dict | None = None) -> dict:
+    """Train a LoRA adapter on ``rows`` and write it (+ train_log.json, resolved.json) to ``out_dir``."""
+    import torch
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    random.seed(seed)
+    torch.manual_seed(seed)
+    tokenizer = models.load_tokenizer(model_dir)
+    quant = params.get("quantization", "none")
+    model = models.load_model(model_dir, quantization=quant, dtype=params.get("dtype", "float32"),
+                              adapter=init_adapter, trainable_adapter=init_adapter is not None)
+    if init_adapter is None:
+        if quant == "nf4":
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        lora = LoraConfig(r=params["lora_r"], lora_alpha=params["lora_alpha"], lora_dropout=params["lora_dropout"],
+                          target_modules=list(params["target_modules"]), task_type="CAUSAL_LM")
+        model = get_peft_model(model, lora)
+    model.train()
+    examples = [encode(tokenizer, *prompts.training_pair(tokenizer, pc, r), params["max_length"]) for r in rows]
+    n_answer = sum(sum(1 for x in e["labels"] if x != -100) for e in examples)
+    log.info("training on %d examples (%d answer tokens), %d epochs", len(examples), n_answer, params["epochs"])
+
+    bs, accum = params["batch_size"], params.get("grad_accum", 1)
+    steps = math.ceil(len(examples) / bs / accum) * params["epochs"]
+    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=params["lr"],
+                              weight_decay=params.get("weight_decay", 0.0))
+    warmup = int(params.get("warmup_ratio", 0.0) * steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: (s + 1) / max(warmup, 1) if s < warmup else max(0.0, (steps - s) / max(steps - warmup, 1)))
+    dev = next(model.parameters()).device
+    history, step, started = [], 0, time.time()
+    order = list(range(len(examples)))
+    with tqdm(total=steps, desc="train", unit="step") as bar:
+        for epoch in range(params["epochs"]):
+            random.Random(seed + epoch).shuffle(order)
+            batches = [order[i : i + bs] for i in range(0, len(order), bs)]
+            for b, chunk in enumerate(batches):
+                ids, labels, mask = (t.to(dev) for t in collate([examples[i] for i in chunk], tokenizer.pad_token_id))
+                loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+                (loss / accum).backward()
+                if (b + 1) % accum == 0 or b == len(batches) - 1:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), params.get("max_grad_norm", 1.0))
+                    optim.step()
+                    sched.step()
+                    optim.zero_grad()
+                    step += 1
+                    history.append({"step": step, "epoch": epoch, "loss": loss.item(), "lr": sched.get_last_lr()[0]})
+                    bar.set_postfix(loss=f"{loss.item():.3f}")
+                    bar.update(1)
+    seconds = time.time() - started
+    record = {"params": params, "seed": seed, "n_examples": len(examples), "n_answer_tokens": n_answer,
+              "init_adapter": str(init_adapter) if init_adapter else None, "train_seconds": round(seconds, 2),
+              "final_loss": history[-1]["loss"] if history else None, "versions": package_versions(),
+              **(extra_record or {})}
+    with atomic_path(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        (tmp / "train_log.json").write_text(json.dumps(history, indent=1))
+        (tmp / "resolved.json").write_text(json.dumps(record, indent=2))
+    log.info("adapter written to %s in %.1fs, final loss %s", out_dir, seconds, record["final_loss"])
+    return record
+
+
+def train_round(model_dir, pool_path, selected_path, out_dir, *, init_adapter, family, prompt, model_spec, preset,
+                seed) -> dict:
+    """Train on everything selected so far; with ``retrain: continue``, on this round's picks from the
+    previous round's adapter (it has seen the earlier ones)."""
+    from .io import read_json, read_jsonl
+
+    pool = read_jsonl(pool_path)
+    selected = read_json(selected_path)
+    indices = selected["indices"] if init_adapter else selected["cumulative_indices"]
+    params = {**preset, "quantization": model_spec.get("quantization", "none"),
+              "dtype": model_spec.get("dtype", "float32")}
+    return train_adapter(model_dir, [pool[i] for i in indices], prompts.prompt_config(family, prompt), out_dir,
+                         params=params, init_adapter=init_adapter, seed=seed,
+                         extra_record={"train_ids": [pool[i]["id"] for i in indices],
+                                       "selection": str(selected_path)})

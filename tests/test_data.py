@@ -1,0 +1,357 @@
+"""Split loading: formats, field mapping, families, selection, errors; then every real task."""
+
+import json
+import os
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+
+from algrid.data import check_split_spec, check_tasks, load_split, remove_overlap, task_split_spec
+from algrid.errors import ConfigError, DataError
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_ROOT = Path(os.environ.get("ALGRID_DATA_ROOT", REPO.parent / "shared" / "data"))
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def jsonl(tmp_path: Path, rows: list, name: str = "rows.jsonl") -> str:
+    return write(tmp_path, name, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def load(spec: dict) -> list[dict]:
+    return load_split(spec, key="tasks.t.splits.pool")
+
+
+def error_of(spec: dict, kind=DataError) -> str:
+    with pytest.raises(kind) as caught:
+        load(spec)
+    return str(caught.value)
+
+
+# ---- formats and field mapping
+
+
+def test_jsonl_ids_extras_and_dotted_fields(tmp_path):
+    path = jsonl(tmp_path, [{"q": {"text": " What? "}, "a": "x", "src": "s1"},
+                            {"q": {"text": "Why?"}, "a": "y", "src": "s2"}])
+    rows = load({"family": "instruction", "path": path, "fields": {"input": "q.text", "target": "a", "from": "src"}})
+    assert rows == [
+        {"id": "rows-0", "input": "What?", "target": "x", "meta": {"from": "s1"}},
+        {"id": "rows-1", "input": "Why?", "target": "y", "meta": {"from": "s2"}},
+    ]
+
+
+def test_json_records_path_list_index_and_id_field(tmp_path):
+    doc = {"data": {"examples": [{"key": 7, "sQuestion": "1+1?", "lSolutions": [2.0]},
+                                 {"key": 9, "sQuestion": "3*3?", "lSolutions": ["9.50"]}]}}
+    path = write(tmp_path, "set.json", json.dumps(doc, indent=2))
+    rows = load({"family": "math", "path": path, "records": "data.examples",
+                 "fields": {"id": "key", "input": "sQuestion", "target": "lSolutions.0"}})
+    assert [(r["id"], r["target"]) for r in rows] == [("7", "2"), ("9", "9.5")]
+
+
+def test_csv_with_header_and_quoted_comma(tmp_path):
+    path = write(tmp_path, "reviews.csv", 'text,label\n"good, really",1\nbad,0\n')
+    rows = load({"family": "classification", "path": path, "fields": {"input": "text", "target": "label"},
+                 "labels": {0: "negative", 1: "positive"}})
+    assert [(r["input"], r["target"]) for r in rows] == [("good, really", "positive"), ("bad", "negative")]
+    assert rows[0]["choices"] == ["negative", "positive"]
+
+
+def test_tsv_without_header_bare_quotes_and_unescape(tmp_path):
+    path = write(tmp_path, "cot.tsv", 'say "hi"\\nOptions:\\n- yes\tyes\tbecause\n2 + 2?\t4\tadd\n')
+    rows = load({"family": "instruction", "path": path, "header": False, "unescape": True,
+                 "fields": {"input": "0", "target": "1", "rationale": "2"}})
+    assert rows[0]["input"] == 'say "hi"\nOptions:\n- yes'
+    assert rows[1] == {"id": "cot-1", "input": "2 + 2?", "target": "4", "meta": {"rationale": "add"}}
+
+
+def test_joined_input_fields(tmp_path):
+    path = jsonl(tmp_path, [{"Body": "Tom has 3 apples.", "Question": "How many?", "Answer": 3.0}])
+    rows = load({"family": "math", "path": path, "fields": {"input": ["Body", "Question"], "target": "Answer"}})
+    assert rows[0]["input"] == "Tom has 3 apples. How many?"
+    assert rows[0]["target"] == "3"
+
+
+def test_labels_as_list_of_verbalisers(tmp_path):
+    path = write(tmp_path, "news.tsv", "a story\tSports\nanother\tWorld\n")
+    rows = load({"family": "classification", "path": path, "header": False,
+                 "fields": {"input": "0", "target": "1"}, "labels": ["World", "Sports"]})
+    assert [r["target"] for r in rows] == ["Sports", "World"]
+    assert rows[0]["choices"] == ["World", "Sports"]
+
+
+# ---- families
+
+
+def test_gsm8k_answer_parsing(tmp_path):
+    answer = "She sold 48/2 = <<48/2=24>>24 clips.\nIn all $<<48+24=72>>72.\n#### 1,072.0"
+    path = jsonl(tmp_path, [{"question": "How many?", "answer": answer}])
+    row = load({"family": "math", "path": path, "answer": "gsm8k",
+                "fields": {"input": "question", "target": "answer"}})[0]
+    assert row["target"] == "1072"
+    assert row["meta"]["rationale"] == "She sold 48/2 = 24 clips.\nIn all $72."
+
+
+def test_math_rationale_drops_final_answer_line(tmp_path):
+    path = jsonl(tmp_path, [{"q": "x?", "a": "5", "cot": "2+3=5\n#### 5"}])
+    row = load({"family": "math", "path": path, "fields": {"input": "q", "target": "a", "rationale": "cot"}})[0]
+    assert row["meta"]["rationale"] == "2+3=5"
+
+
+def test_multichoice_choices_and_targets(tmp_path):
+    rows = [
+        {"q": {"stem": "Pick", "choices": [{"text": "red"}, {"text": "blue"}]}, "key": "B"},
+        {"q": {"stem": "Pick", "choices": [{"text": "A)red"}, {"text": "(B) blue"}]}, "key": "(A)"},
+        {"q": {"stem": "Pick", "choices": [{"text": "red"}, {"text": "blue"}]}, "key": "Blue"},
+    ]
+    got = load({"family": "multichoice", "path": jsonl(tmp_path, rows),
+                "fields": {"input": "q.stem", "choices": "q.choices.*.text", "target": "key"}})
+    assert [r["target"] for r in got] == ["B", "A", "B"]
+    assert all(r["choices"] == ["red", "blue"] and r["input"] == "Pick" for r in got)
+
+
+def test_package_source_reasoning_gym():
+    rows = load({"family": "math", "source": "package", "package": "reasoning_gym", "dataset": "gsm_symbolic",
+                 "size": 2, "seed": 5,
+                 "fields": {"input": "question", "target": "answer", "rationale": "metadata.answer_cot"}})
+    assert [r["id"] for r in rows] == ["gsm_symbolic-s5-0", "gsm_symbolic-s5-1"]
+    assert all(r["target"].lstrip("-").replace(".", "").isdigit() for r in rows)
+    assert all(r["meta"]["rationale"] and "####" not in r["meta"]["rationale"] for r in rows)
+
+
+def test_hf_source_is_loaded_lazily(monkeypatch):
+    calls = []
+
+    def load_dataset(name, config, split):
+        calls.append((name, config, split))
+        return [{"text": "great", "label": 1}, {"text": "awful", "label": 0}]
+
+    spec = {"family": "classification", "source": "hf", "name": "org/sst2", "split": "train",
+            "fields": {"input": "text", "target": "label"}, "labels": {0: "negative", 1: "positive"}}
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
+    check_split_spec(spec, key="k")
+    assert calls == []
+    rows = load(spec)
+    assert calls == [("org/sst2", None, "train")]
+    assert [(r["id"], r["target"]) for r in rows] == [("sst2-train-0", "positive"), ("sst2-train-1", "negative")]
+
+
+def test_hf_source_without_datasets_names_the_key(monkeypatch):
+    monkeypatch.setitem(sys.modules, "datasets", None)  # import fails
+    spec = {"family": "bbh", "source": "hf", "name": "lukaemon/bbh", "split": "test"}
+    assert "tasks.t.splits.pool.source" in error_of(spec, ConfigError)
+
+
+# ---- selection
+
+
+def numbered(tmp_path: Path, n: int, name: str = "n.jsonl") -> str:
+    return jsonl(tmp_path, [{"input": f"question {i}", "target": str(i)} for i in range(n)], name)
+
+
+def test_limit_is_a_seeded_sample_in_source_order(tmp_path):
+    spec = {"family": "math", "path": numbered(tmp_path, 50), "limit": 10, "seed": 3}
+    first, again = load(spec), load(spec)
+    assert first == again and len(first) == 10
+    positions = [int(r["id"].split("-")[1]) for r in first]
+    assert positions == sorted(positions) and positions != list(range(10))
+    assert [r["id"] for r in load({**spec, "seed": 4})] != [r["id"] for r in first]
+
+
+def test_limit_first_skip_and_more_than_available(tmp_path):
+    path = numbered(tmp_path, 20)
+    assert [r["id"] for r in load({"family": "math", "path": path, "limit": 3, "sample": "first"})] == [
+        "n-0", "n-1", "n-2"]
+    rest = load({"family": "math", "path": path, "skip": 17})
+    assert [r["id"] for r in rest] == ["n-17", "n-18", "n-19"]
+    assert len(load({"family": "math", "path": path, "limit": 500})) == 20
+
+
+def test_sources_are_concatenated_with_inherited_keys(tmp_path):
+    a = numbered(tmp_path, 5, "a.jsonl")
+    b = numbered(tmp_path, 5, "b.jsonl")
+    spec = {"family": "math", "fields": {"input": "input", "target": "target"}, "limit": 6, "sample": "first",
+            "sources": [{"path": a, "skip": 3}, {"path": b, "limit": 2, "sample": "first"}]}
+    assert [r["id"] for r in load(spec)] == ["a-3", "a-4", "b-0", "b-1"]
+    same_stem = {"family": "math", "sources": [{"path": a}, {"path": a}]}
+    assert "id_prefix" in error_of(same_stem, ConfigError)
+
+
+def test_remove_overlap_compares_normalised_inputs():
+    pool = [{"id": "p0", "input": "What  is 2+2?"}, {"id": "p1", "input": "new"}, {"id": "p2", "input": "Kept"}]
+    fewshot = [{"id": "f0", "input": "what is 2+2?"}]
+    evals = [{"id": "e0", "input": " NEW "}]
+    assert [r["id"] for r in remove_overlap(pool, fewshot, evals)] == ["p2"]
+    assert remove_overlap(pool) == pool
+
+
+# ---- errors name file:line and the problem
+
+
+def test_malformed_json_line(tmp_path):
+    path = write(tmp_path, "bad.jsonl", '{"input": "a", "target": "b"}\n{"input": "a",\n')
+    message = error_of({"family": "bbh", "path": path})
+    assert f"{path}:2:" in message and "malformed JSON" in message
+
+
+def test_missing_field_names_field_and_keys(tmp_path):
+    path = jsonl(tmp_path, [{"question": "q", "answer": "1"}, {"question": "q"}])
+    message = error_of({"family": "instruction", "path": path, "fields": {"input": "question", "target": "answer"}})
+    assert f"{path}:2:" in message and "'answer'" in message and "question" in message
+
+
+def test_missing_nested_field_in_json_names_its_line(tmp_path):
+    doc = {"examples": [{"q": {"stem": "a"}, "t": "x"}, {"q": {"text": "b"}, "t": "y"}]}
+    path = write(tmp_path, "nested.json", json.dumps(doc, indent=2))
+    message = error_of({"family": "bbh", "path": path, "records": "examples",
+                        "fields": {"input": "q.stem", "target": "t"}})
+    starts = [i + 1 for i, text in enumerate(json.dumps(doc, indent=2).splitlines()) if text == "    {"]
+    line = starts[1]  # the second record's "{"
+    assert f"{path}:{line}:" in message and "q.stem" in message and "text" in message
+
+
+def test_empty_target(tmp_path):
+    path = write(tmp_path, "e.tsv", "input\ttarget\nq1\tok\nq2\t  \n")
+    message = error_of({"family": "bbh", "path": path})
+    assert f"{path}:3:" in message and "empty target" in message
+
+
+def test_unknown_label(tmp_path):
+    path = write(tmp_path, "l.tsv", "sentence\tlabel\nfine\t1\nodd\t7\n")
+    message = error_of({"family": "classification", "path": path, "fields": {"input": "sentence", "target": "label"},
+                        "labels": {0: "negative", 1: "positive"}})
+    assert f"{path}:3:" in message and "unknown label '7'" in message and "0, 1" in message
+
+
+def test_gsm8k_answer_without_separator(tmp_path):
+    path = jsonl(tmp_path, [{"question": "q", "answer": "it is 5"}])
+    message = error_of({"family": "math", "path": path, "answer": "gsm8k",
+                        "fields": {"input": "question", "target": "answer"}})
+    assert f"{path}:1:" in message and "'####'" in message
+
+
+def test_non_numeric_math_target(tmp_path):
+    path = jsonl(tmp_path, [{"input": "q", "target": "five"}])
+    assert "not a number" in error_of({"family": "math", "path": path})
+
+
+def test_multichoice_target_out_of_range(tmp_path):
+    path = jsonl(tmp_path, [{"q": "q", "opts": ["a", "b"], "t": "C"}])
+    message = error_of({"family": "multichoice", "path": path, "fields": {"input": "q", "choices": "opts", "target": "t"}})
+    assert f"{path}:1:" in message and "'C'" in message
+
+
+def test_empty_file_and_header_only(tmp_path):
+    assert "empty" in error_of({"family": "bbh", "path": write(tmp_path, "e.jsonl", "\n")})
+    assert "no data rows" in error_of({"family": "bbh", "path": write(tmp_path, "h.tsv", "input\ttarget\n")})
+
+
+def test_wrong_column_count(tmp_path):
+    path = write(tmp_path, "c.tsv", "a\tb\nc\n")
+    message = error_of({"family": "bbh", "path": path, "header": False, "fields": {"input": "0", "target": "1"}})
+    assert f"{path}:2:" in message and "1 columns, expected 2" in message
+
+
+def test_json_lines_in_a_json_file_hint(tmp_path):
+    path = jsonl(tmp_path, [{"input": "a", "target": "b"}] * 2, name="lines.json")
+    message = error_of({"family": "bbh", "path": path})
+    assert f"{path}:2:" in message and "format: jsonl" in message
+
+
+def test_duplicate_id_field(tmp_path):
+    path = jsonl(tmp_path, [{"id": 1, "input": "a", "target": "b"}, {"id": 1, "input": "c", "target": "d"}])
+    message = error_of({"family": "bbh", "path": path, "fields": {"id": "id", "input": "input", "target": "target"}})
+    assert f"{path}:2:" in message and "duplicate id '1'" in message
+
+
+@pytest.mark.parametrize(("spec", "key"), [
+    ({"family": "bbh", "source": "web", "path": "x"}, "k.source"),
+    ({"family": "bbh", "path": "x.jsonl", "limt": 3}, "k.limt"),
+    ({"path": "x.jsonl"}, "k.family"),
+    ({"family": "bbh", "path": "{data_root}/none.jsonl"}, "k.path"),
+    ({"family": "bbh", "path": "x.parquet"}, "k.format"),
+    ({"family": "classification", "path": "x.jsonl"}, "k.labels"),
+    ({"family": "classification", "path": "x.jsonl", "labels": {1: True}}, "k.labels"),
+    ({"family": "multichoice", "path": "x.jsonl"}, "k.fields.choices"),
+    ({"family": "bbh", "path": "x.jsonl", "limit": 0}, "k.limit"),
+    ({"family": "bbh", "path": "x.jsonl", "sample": "last"}, "k.sample"),
+    ({"family": "bbh", "path": "x.jsonl", "answer": "gsm8k"}, "k.answer"),
+    ({"family": "math", "source": "package", "package": "reasoning_gym", "dataset": "gsm_symbolic"}, "k.size"),
+    ({"family": "bbh", "source": "hf", "name": "x"}, "k.split"),
+    ({"family": "bbh", "sources": []}, "k.sources"),
+    ({"family": "bbh", "sources": [{"path": "x.jsonl", "sample": "last"}]}, "k.sources[0].sample"),
+])
+def test_check_split_spec_names_the_key(tmp_path, monkeypatch, spec, key):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.jsonl").write_text('{"input": "a", "target": "b"}\n')
+    with pytest.raises(ConfigError) as caught:
+        check_split_spec(spec, key="k", data_root=tmp_path)
+    assert str(caught.value).startswith(f"config key '{key}'")
+
+
+def test_data_root_placeholder(tmp_path):
+    (tmp_path / "sub").mkdir()
+    numbered(tmp_path / "sub", 2)
+    rows = load_split({"family": "math", "path": "{data_root}/sub/n.jsonl"}, key="k", data_root=tmp_path)
+    assert len(rows) == 2
+
+
+# ---- the real tasks in config/tasks.yaml
+
+TASKS = yaml.safe_load((REPO / "config" / "tasks.yaml").read_text())["tasks"]
+LIMITS = {"pool": 2000, "eval": 100, "fewshot": 8}
+
+
+def test_registry_ids_and_coverage():
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9-]*", task_id) for task_id in TASKS)
+    assert sum(t.startswith("bbh-") for t in TASKS) == 27
+    assert sum(t.startswith("flan-cot-") for t in TASKS) == 7
+    assert {"gsm8k", "gsm-symbolic", "multiarith", "addsub", "singleeq", "svamp", "sst2", "agnews",
+            "commonsenseqa", "aqua", "strategyqa", "flan-cot"} <= set(TASKS)
+
+
+@pytest.fixture(scope="module")
+def real_splits() -> dict:
+    if not DATA_ROOT.is_dir():
+        pytest.skip(f"real data not found at {DATA_ROOT} (set ALGRID_DATA_ROOT)")
+    check_tasks(TASKS, data_root=DATA_ROOT)
+    return {(task_id, split): load_split(task_split_spec(task, split), key=f"tasks.{task_id}.splits.{split}",
+                                         data_root=DATA_ROOT)
+            for task_id, task in TASKS.items() for split in task["splits"]}
+
+
+@pytest.mark.parametrize("task_id", sorted(TASKS))
+def test_real_task_loads(real_splits, task_id):
+    task = TASKS[task_id]
+    for split in task["splits"]:
+        rows = real_splits[task_id, split]
+        assert 0 < len(rows) <= LIMITS[split], split
+        assert len({r["id"] for r in rows}) == len(rows)
+        assert all(r["input"].strip() and r["target"].strip() for r in rows)
+        for row in rows:
+            _check_family(task["family"], row)
+    ids = {split: {r["id"] for r in real_splits[task_id, split]} for split in task["splits"]}
+    if task["splits"]["pool"].get("source") != "package":  # generated splits are told apart by input
+        assert not ids["pool"] & ids["eval"] and not ids["pool"] & ids.get("fewshot", set())
+
+
+def _check_family(family: str, row: dict) -> None:
+    if family == "math":
+        assert re.fullmatch(r"-?\d+(\.\d*[1-9])?", row["target"]), row
+    elif family == "classification":
+        assert row["target"] in row["choices"], row
+    elif family == "multichoice":
+        assert len(row["choices"]) >= 2 and all(c.strip() for c in row["choices"]), row
+        assert row["target"] in "ABCDEFGH"[: len(row["choices"])], row
+    else:
+        assert "choices" not in row

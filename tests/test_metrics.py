@@ -1,0 +1,199 @@
+"""Answer extraction and scoring: small hand cases, then all real GSM8K and BBH answers."""
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from algrid.metrics import canonical_number, extract_answer, is_correct, mean_ci, paired_diff, score
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_ROOT = Path(os.environ.get("ALGRID_DATA_ROOT", REPO.parent / "shared" / "data"))
+
+
+def real(path: str) -> Path:
+    if not (DATA_ROOT / path).exists():
+        pytest.skip(f"real data not found at {DATA_ROOT / path} (set ALGRID_DATA_ROOT)")
+    return DATA_ROOT / path
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("18.0", "18"), ("1,000", "1000"), ("$0.50", "0.5"), ("-7", "-7"), ("abc", None), ("", None), ("nan", None),
+])
+def test_canonical_number(text, expected):
+    assert canonical_number(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("So 3 + 4 = 7.\n#### 7", "7"),
+    ("#### 5\nlater 9\n#### $1,234.50 dollars", "1234.5"),
+    ("The answer is 42. Then 7 more.", "42"),
+    ("I have 3 apples and 5 pears", "5"),
+    ("It is -3 degrees", "-3"),
+    ("5-3=2", "2"),
+    ("values 5,6", "6"),
+    ("The total is 18.0 kg.", "18"),
+    ("no numbers here", None),
+    ("#### none", None),
+])
+def test_numeric_extraction(text, expected):
+    assert extract_answer(text, "numeric") == expected
+
+
+def test_numeric_correctness():
+    assert is_correct("18.0", "18", "numeric")
+    assert is_correct("1,000", "1000", "numeric")
+    assert not is_correct("17", "18", "numeric")
+    assert not is_correct(None, "18", "numeric")
+
+
+def test_every_gsm8k_gold_answer_is_extracted():
+    rows = [json.loads(line) for name in ("train.jsonl", "test.jsonl")
+            for line in real(f"gsm8k/{name}").read_text().splitlines()]
+    assert len(rows) == 8792
+    for row in rows:
+        gold = row["answer"].split("####")[-1].strip().replace(",", "")
+        assert extract_answer(row["answer"], "numeric") == gold, row["answer"]
+        reasoning = row["answer"].split("####")[0]
+        assert extract_answer(f"{reasoning}\nThe answer is {gold}.", "numeric") == gold
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Let's think. So the answer is (D).", "(D)"),
+    ("the answer is valid.\n\nQ: next question ... the", "valid"),
+    ("So the answer is } ] >.", "} ] >"),
+    ("(B)\nQ: more", "(B)"),
+    ("   ", None),
+])
+def test_bbh_extraction(text, expected):
+    assert extract_answer(text, "bbh") == expected
+
+
+@pytest.mark.parametrize(("pred", "target", "expected"), [
+    ("D", "(D)", True), ("(D) 12/14/1937", "(D)", True), ("D)", "(D)", True), ("(C)", "(D)", False),
+    ("true", "True", True), ("Invalid", "invalid", True), ("valid", "invalid", False), ("yes", "Yes", True),
+    ("} ]  >", "} ] >", True), ("word sort", "Word sort", False), ("12", "12", True), ("12.0", "12", False),
+])
+def test_bbh_correctness(pred, target, expected):
+    assert is_correct(pred, target, "bbh") is expected
+
+
+def test_every_bbh_prompt_answer_is_extracted():
+    files = sorted(real("bbh/cot-prompts").glob("*.txt"))
+    assert len(files) == 27
+    found = 0
+    for path in files:
+        for answer in path.read_text().split("\nA: ")[1:]:
+            answer = answer.split("\n\nQ: ")[0]
+            expected = re.search(r"So the answer is (.+)\.\s*$", answer).group(1)
+            pred = extract_answer(answer, "bbh")
+            assert pred == expected and is_correct(pred, expected, "bbh"), (path.name, answer)
+            found += 1
+    assert found == 81
+
+
+def test_every_bbh_target_round_trips():
+    for path in sorted(real("bbh/bbh").glob("*.json")):
+        for example in json.loads(path.read_text())["examples"]:
+            target = example["target"]
+            pred = extract_answer(f"Step by step.\nSo the answer is {target}.", "bbh")
+            assert is_correct(pred, target, "bbh"), (path.name, target, pred)
+
+
+@pytest.mark.parametrize(("text", "choices", "expected"), [
+    ("(B)", None, "B"),
+    ("B) blue", ["red", "blue"], "B"),
+    ("C. because", None, "C"),
+    ("B", ["red", "blue"], "B"),
+    ("Hmm (A) or (C)... the answer is (D).", None, "D"),
+    ("Therefore, the answer is C because it fits", None, "C"),
+    ("Option (A) is wrong, option (C) fits", None, "C"),
+    ("I would pick blue.", ["red", "blue"], "B"),
+    ("A car is red or blue", ["red", "blue"], None),
+    ("E", ["red", "blue"], None),
+    ("Nothing here", ["red", "blue"], None),
+])
+def test_choice_extraction(text, choices, expected):
+    assert extract_answer(text, "choice", choices) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Positive.", "positive"),
+    ("not negative at all, positive", "negative"),
+    ("Negative words, but the answer is positive", "positive"),
+    ("positively great", None),
+    ("It is Sci/Tech news", "Sci/Tech"),
+])
+def test_label_extraction(text, expected):
+    choices = ["negative", "positive", "Sci/Tech"]
+    assert extract_answer(text, "label", choices) == expected
+
+
+def test_label_needs_choices_and_kind_must_be_known():
+    with pytest.raises(ValueError):
+        extract_answer("positive", "label")
+    with pytest.raises(ValueError, match="unknown answer kind"):
+        extract_answer("x", "regex")
+
+
+def test_text_extraction():
+    assert extract_answer("  a reply \n", "text") == "a reply"
+    assert extract_answer(" \n", "text") is None
+
+
+def test_score_label_accuracy_and_macro_f1():
+    rows = [{"pred": "positive", "target": "positive"}, {"pred": None, "target": "positive"},
+            {"pred": "negative", "target": "negative"}, {"pred": "positive", "target": "negative"}]
+    result = score(rows, "label")
+    # positive: P 1/2, R 1/2 -> F1 1/2; negative: P 1, R 1/2 -> F1 2/3
+    assert result == pytest.approx({"n_total": 4, "n_correct": 2, "n_unparsed": 1, "accuracy": 0.5,
+                                    "macro_f1": (1 / 2 + 2 / 3) / 2})
+
+
+def test_score_choice_normalises_letters():
+    rows = [{"pred": "B", "target": "(B)"}, {"pred": "A", "target": "B"}, {"pred": "A", "target": "A"}]
+    result = score(rows, "choice")
+    # A: P 1/2, R 1 -> 2/3; B: P 1, R 1/2 -> 2/3
+    assert result["n_correct"] == 2 and result["macro_f1"] == pytest.approx(2 / 3)
+
+
+def test_score_text_rouge_l():
+    rows = [{"pred": "the cat", "target": "the cat sat"},
+            {"pred": "ignored", "output": "dog", "target": "a bird"}]
+    result = score(rows, "text")
+    # LCS 2 of 2 predicted and 3 reference tokens: F = 2 * 1 * 2/3 / (1 + 2/3) = 0.8; then 0
+    assert result["rouge_l"] == pytest.approx(0.4)
+    assert result["accuracy"] == 0
+
+
+def test_score_numeric_and_empty():
+    result = score([{"pred": "18", "target": "18.0"}, {"pred": None, "target": "3"}], "numeric")
+    assert result == {"n_total": 2, "n_correct": 1, "n_unparsed": 1, "accuracy": 0.5}
+    with pytest.raises(ValueError):
+        score([], "numeric")
+
+
+def test_mean_ci_by_hand():
+    mean, std, lo, hi = mean_ci([1, 2, 3, 4])
+    t_975_3 = 3.182446305284263  # t table, 3 degrees of freedom
+    half = t_975_3 * math.sqrt(5 / 3) / 2
+    assert (mean, std) == pytest.approx((2.5, math.sqrt(5 / 3)))
+    assert (lo, hi) == pytest.approx((2.5 - half, 2.5 + half))
+    assert mean_ci([0.7]) == (0.7, 0.0, 0.7, 0.7)
+    with pytest.raises(ValueError):
+        mean_ci([])
+
+
+def test_paired_diff_by_hand():
+    diff, p = paired_diff([0.5, 0.6, 0.7], [0.4, 0.4, 0.6])
+    # differences 0.1, 0.2, 0.1: t = 4 with 2 df; two-sided p = 1 - t / sqrt(2 + t^2)
+    assert diff == pytest.approx(2 / 15)
+    assert p == pytest.approx(1 - 4 / math.sqrt(18))
+    assert paired_diff([0.9], [0.5]) == (pytest.approx(0.4), None)
+    assert paired_diff([1, 2], [0, 1]) == (1.0, 0.0)
+    assert paired_diff([1, 2], [1, 2]) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        paired_diff([1, 2], [1])

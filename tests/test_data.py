@@ -247,7 +247,8 @@ def test_non_numeric_math_target(tmp_path):
 
 def test_multichoice_target_out_of_range(tmp_path):
     path = jsonl(tmp_path, [{"q": "q", "opts": ["a", "b"], "t": "C"}])
-    message = error_of({"family": "multichoice", "path": path, "fields": {"input": "q", "choices": "opts", "target": "t"}})
+    fields = {"input": "q", "choices": "opts", "target": "t"}
+    message = error_of({"family": "multichoice", "path": path, "fields": fields})
     assert f"{path}:1:" in message and "'C'" in message
 
 
@@ -288,6 +289,7 @@ def test_duplicate_id_field(tmp_path):
     ({"family": "bbh", "path": "x.jsonl", "answer": "gsm8k"}, "k.answer"),
     ({"family": "math", "source": "package", "package": "reasoning_gym", "dataset": "gsm_symbolic"}, "k.size"),
     ({"family": "bbh", "source": "hf", "name": "x"}, "k.split"),
+    ({"family": "bbh", "path": "x.jsonl", "records": "examples"}, "k.records"),
     ({"family": "bbh", "sources": []}, "k.sources"),
     ({"family": "bbh", "sources": [{"path": "x.jsonl", "sample": "last"}]}, "k.sources[0].sample"),
 ])
@@ -296,6 +298,25 @@ def test_check_split_spec_names_the_key(tmp_path, monkeypatch, spec, key):
     (tmp_path / "x.jsonl").write_text('{"input": "a", "target": "b"}\n')
     with pytest.raises(ConfigError) as caught:
         check_split_spec(spec, key="k", data_root=tmp_path)
+    assert str(caught.value).startswith(f"config key '{key}'")
+
+
+@pytest.mark.parametrize(("change", "key"), [
+    ({"id": "Bad_Id"}, "tasks.Bad_Id"),
+    ({"metric": "exact"}, "tasks.t.metric"),
+    ({"splits": {"pool": {"path": "{data_root}/x.jsonl"}}}, "tasks.t.splits"),
+    ({"prompt_file": "{data_root}/missing.txt"}, "tasks.t.prompt_file"),
+    ({"hf_splits": {"pool": {"source": "hf", "name": "x"}}}, "tasks.t.hf_splits.pool.split"),
+    ({"notes": "x"}, "tasks.t.notes"),
+])
+def test_check_tasks_names_the_key(tmp_path, change, key):
+    (tmp_path / "x.jsonl").write_text('{"input": "a", "target": "b"}\n')
+    split = {"path": "{data_root}/x.jsonl"}
+    task = {"family": "bbh", "metric": "bbh", "splits": {"pool": split, "eval": split}}
+    check_tasks({"t": task}, data_root=tmp_path)
+    task_id = change.pop("id", "t")
+    with pytest.raises(ConfigError) as caught:
+        check_tasks({task_id: {**task, **change}}, data_root=tmp_path)
     assert str(caught.value).startswith(f"config key '{key}'")
 
 

@@ -58,7 +58,7 @@ import re
 from string import ascii_uppercase
 from typing import Any
 
-from algrid.errors import ConfigError, DataError
+from algrid.errors import ConfigError
 from algrid.metrics import canonical_number
 from algrid.sources import Raw, Source, file_format, read_hf, read_local, read_package
 from algrid.specs import check_split_spec, check_tasks, inherit, resolve_path, task_split_spec

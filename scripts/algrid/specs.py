@@ -21,7 +21,7 @@ SOURCES = {
 COMMON_KEYS = {"family", "source", "fields", "join", "unescape", "answer", "labels",
                "skip", "limit", "sample", "seed", "id_prefix"}
 SELECTION_KEYS = {"skip", "limit", "sample"}  # apply to one level, never inherited
-TASK_KEYS = {"family", "metric", "splits", "prompt_file", "hf_splits", "description"}
+TASK_KEYS = {"family", "metric", "splits", "prompt", "prompt_file", "hf_splits", "description"}
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -57,7 +57,8 @@ def check_split_spec(spec: dict, *, key: str, data_root: str | os.PathLike = "..
         _check_local(spec, key, data_root)
     elif source == "package":
         if spec["package"] not in PACKAGES:
-            raise ConfigError(f"{key}.package", f"unsupported package {spec['package']!r}; supported: {', '.join(PACKAGES)}")
+            raise ConfigError(f"{key}.package", f"unsupported package {spec['package']!r}; "
+                              f"supported: {', '.join(PACKAGES)}")
         _check_int(spec, "size", key, minimum=1)
     for name in ("dataset", "name", "split", "config", "id_prefix"):
         if name in spec and not isinstance(spec[name], str):
@@ -142,8 +143,8 @@ def _check_local(spec: dict, key: str, data_root) -> None:
         raise ConfigError(f"{key}.format", f"cannot tell the format of {path}: give format: jsonl|json|csv|tsv")
     if not path.is_file():
         raise ConfigError(f"{key}.path", f"file not found: {path} (data_root={data_root})")
-    if "records" in spec and not isinstance(spec["records"], str):
-        raise ConfigError(f"{key}.records", "expected a dotted key path, e.g. examples")
+    if "records" in spec and (file_format(path, spec.get("format")) != "json" or not isinstance(spec["records"], str)):
+        raise ConfigError(f"{key}.records", "expected a dotted key path, e.g. examples, and a json file")
 
 
 def task_split_spec(task: dict, split: str) -> dict:
@@ -166,10 +167,12 @@ def check_tasks(tasks: dict, *, key: str = "tasks", data_root: str | os.PathLike
             raise ConfigError(f"{here}.family", f"expected one of {', '.join(FAMILIES)}")
         if task.get("metric") not in KINDS:
             raise ConfigError(f"{here}.metric", f"expected one of {', '.join(KINDS)}")
+        if not isinstance(task.get("splits"), dict) or not {"pool", "eval"} <= set(task["splits"]):
+            raise ConfigError(f"{here}.splits", "expected a mapping with at least 'pool' and 'eval' split specs")
         for group in ("splits", "hf_splits"):
             splits = task.get(group, {})
-            if not isinstance(splits, dict) or group == "splits" and not {"pool", "eval"} <= set(splits):
-                raise ConfigError(f"{here}.{group}", "expected a mapping with at least 'pool' and 'eval'")
+            if not isinstance(splits, dict):
+                raise ConfigError(f"{here}.{group}", "expected a mapping split name -> split spec")
             for split, spec in splits.items():
                 if not isinstance(spec, dict):
                     raise ConfigError(f"{here}.{group}.{split}", "expected a split spec mapping")

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from algrid import strategies
-from algrid.data import check_split_spec
+from algrid.data import check_split_spec, task_split_spec
 from algrid.errors import AlgridError, ConfigError
 
 SLUG = r"[a-z0-9][a-z0-9-]*"
@@ -60,7 +60,7 @@ def strategy_needs(name: str) -> frozenset:
 def local_files(split_spec: dict, root: str) -> list[str]:
     """Local files a split reads (so editing a data file reruns what depends on it)."""
     specs = split_spec.get("sources", [split_spec]) if isinstance(split_spec, dict) else []
-    paths = [s["path"].replace("{data_root}", root) for s in specs if s.get("source") == "local" and "path" in s]
+    paths = [s["path"].replace("{data_root}", root) for s in specs if s.get("source", "local") == "local" and "path" in s]
     return sorted(set(paths))
 
 
@@ -144,7 +144,8 @@ def check_config(config) -> None:
         round_sizes(1, rounds)
     used = set(ft.get("tasks", [])) | set(ft.get("eval_tasks", []))
     for task in sorted(used):
-        for split, spec in config["tasks"][task].get("splits", {}).items():
+        for split in config["tasks"][task].get("splits", {}):
+            spec = task_split_spec(config["tasks"][task], split)
             check_split_spec(spec, key=f"tasks.{task}.splits.{split}", data_root=data_root(config))
         prompt_file = config["tasks"][task].get("prompt_file")
         if prompt_file and not Path(prompt_file.replace("{data_root}", data_root(config))).is_file():

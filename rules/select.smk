@@ -15,4 +15,4 @@ rule select:
     conda:
         "../envs/select.yaml"
     script:
-        "../scripts/select.py"
+        "../scripts/select_examples.py"

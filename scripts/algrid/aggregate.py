@@ -4,7 +4,7 @@ import logging
 
 import pandas as pd
 
-from .io import read_json, write_json, atomic_path
+from .io import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -14,6 +14,9 @@ FIRST = ["family", "task", "model", "preset", "strategy", "budget", "rounds", "s
 
 def aggregate(metric_files, csv_path, json_path) -> pd.DataFrame:
     frame = pd.DataFrame([read_json(p) for p in metric_files])
+    for col in ("budget", "rounds", "seed", "round", "n_labels"):
+        if col in frame:
+            frame[col] = frame[col].astype("Int64")  # base-model rows have no seed: keep ints as ints
     cols = [c for c in FIRST if c in frame] + [c for c in frame if c not in FIRST]
     frame = frame[cols].sort_values([c for c in ("family", "task", "eval_task", "strategy", "rounds", "budget",
                                                  "seed", "round") if c in frame], na_position="first")

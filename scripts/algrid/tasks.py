@@ -16,7 +16,8 @@ def prepare_task(spec: dict, outputs: dict, *, key: str, data_root) -> None:
     for required in ("pool", "eval"):
         if required not in splits:
             raise ConfigError(f"{key}.splits", f"missing the '{required}' split")
-    rows = {name: data.load_split(s, key=f"{key}.splits.{name}", data_root=data_root) for name, s in splits.items()}
+    rows = {name: data.load_split(data.task_split_spec(spec, name), key=f"{key}.splits.{name}", data_root=data_root)
+            for name in splits}
     if "fewshot" not in rows:
         rows["fewshot"], rows["pool"] = rows["pool"][:FEWSHOT_FROM_POOL], rows["pool"][FEWSHOT_FROM_POOL:]
     before = len(rows["pool"])

@@ -12,7 +12,7 @@ configfile: "config/tasks.yaml"
 configfile: "config/config.yaml"
 
 
-validate(config, "config/schema.yaml")
+validate(config, "config/schema.yaml", set_default=False)
 
 
 include: "rules/common.smk"

@@ -85,11 +85,13 @@ def select_inputs(w, config) -> dict:
     if "scores" in needs:
         inputs["scores"] = (f"results/scores/{w.task}/{w.model}/base.parquet" if i == 1
                             else f"{base}/round{i}/scores.parquet")
-    if needs & {"embeddings", "queries"}:
+    if "embeddings" in needs:
         inputs["embeddings"] = f"results/embeddings/{w.task}/{ft['embedder']}.npy"
-    if "queries" in needs:
+    if "queries" in needs:  # relevance to the eval inputs: their texts, and embeddings where used
         inputs["queries"] = [f"results/data/{e}/eval.jsonl" for e in ft["eval_tasks"]]
-        inputs["query_embeddings"] = [f"results/embeddings/{e}/{ft['embedder']}.eval.npy" for e in ft["eval_tasks"]]
+        if "embeddings" in needs:
+            inputs["query_embeddings"] = [f"results/embeddings/{e}/{ft['embedder']}.eval.npy"
+                                          for e in ft["eval_tasks"]]
     return inputs
 
 

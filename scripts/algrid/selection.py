@@ -25,7 +25,8 @@ def load_pool(inputs: dict, rows: list[dict]) -> "strategies.Pool":
     query_texts = query_embeddings = None
     if "queries" in inputs:
         query_texts = [r["input"] for path in _as_list(inputs["queries"]) for r in read_jsonl(path)]
-        query_embeddings = np.concatenate([np.load(p) for p in _as_list(inputs["query_embeddings"])])
+        if "query_embeddings" in inputs:
+            query_embeddings = np.concatenate([np.load(p) for p in _as_list(inputs["query_embeddings"])])
     return strategies.Pool(n=len(rows), selected=selected, scores=scores, embeddings=embeddings,
                            texts=[r["input"] for r in rows], query_texts=query_texts,
                            query_embeddings=query_embeddings)

@@ -138,8 +138,8 @@ def check_config(config) -> None:
                 raise ConfigError(f"finetune.{key}", f"unknown {registry[:-1]} '{name}'; known: {known}")
     for name in ft.get("strategies", []):
         strategies.get(name)
-    for name in config.get("strategies") or {}:
-        strategies.get(name)
+    for name, params in (config.get("strategies") or {}).items():
+        strategies.get(name).resolve_params(params or {})
     if ft and ft.get("embedder") not in (config.get("embedders") or {}):
         raise ConfigError("finetune.embedder", f"unknown embedder '{ft.get('embedder')}'")
     for rounds in ft.get("rounds", []):

@@ -59,7 +59,7 @@ class Strategy:
     defaults: dict = {}
 
     def select(self, k: int, pool: Pool, seed: int, **params) -> Selection:
-        params = self._params(params)
+        params = self.resolve_params(params)
         candidates = self._candidates(k, pool)
         indices, extra = self._pick(k, pool, candidates, seed, params) if k else ([], {})
         indices = [int(i) for i in indices]
@@ -73,7 +73,7 @@ class Strategy:
             per_query = [n for n in names() if get(n).per_query]
             raise ConfigError(f"strategies.{self.name}",
                               f"cannot pick one set per query; strategies that can: {per_query}")
-        params = self._params(params)
+        params = self.resolve_params(params)
         candidates = self._candidates(k, pool)
         if k == 0:
             return [[] for _ in _queries(pool, self.needs)]
@@ -89,7 +89,8 @@ class Strategy:
     def _pick_per_query(self, k, pool, candidates, seed, params) -> list[list[int]]:
         raise NotImplementedError
 
-    def _params(self, params: dict) -> dict:
+    def resolve_params(self, params: dict) -> dict:
+        """Defaults + given parameters, checked; ConfigError names the bad key."""
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
             known = sorted(self.defaults) or "none"

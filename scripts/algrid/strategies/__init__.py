@@ -117,7 +117,7 @@ class Strategy:
         unselected = np.ones(pool.n, dtype=bool)
         unselected[selected] = False
         candidates = np.flatnonzero(unselected)
-        if not 0 <= k <= len(candidates):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= len(candidates):
             raise ConfigError(f"strategies.{self.name}",
                               f"cannot select k={k} items: the pool has {len(candidates)} unselected "
                               f"items ({pool.n} in all, {pool.n - len(candidates)} selected before)")

@@ -33,7 +33,7 @@ class KMeansStrategy(Strategy):
         limit = params["minibatch_above"]
         x = unit(pool.embeddings)[candidates]
         if len(candidates) > limit:
-            model = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=4096)
+            model = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=1, batch_size=4096)
         else:
             model = KMeans(n_clusters=k, random_state=seed, n_init=1)
         with warnings.catch_warnings():  # duplicate points: fewer distinct clusters than k

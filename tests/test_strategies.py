@@ -203,11 +203,13 @@ def test_facility_location_large_pool_approximation():
     assert selection.info["exact"] is False and selection.info["parts"] == 3
 
 
-def test_kmeans_picks_one_item_per_cluster():
+@pytest.mark.parametrize("minibatch_above", [20000, 0])
+def test_kmeans_picks_one_item_per_cluster(minibatch_above):
     rng = np.random.default_rng(0)
     centers = np.eye(3, 5) * 10
     x = np.repeat(centers, 10, axis=0) + rng.standard_normal((30, 5))
-    picks = get("kmeans").select(3, Pool(n=30, selected=np.array([], dtype=np.int64), embeddings=x), seed=0)
+    pool = Pool(n=30, selected=np.array([], dtype=np.int64), embeddings=x)
+    picks = get("kmeans").select(3, pool, seed=0, minibatch_above=minibatch_above)
     assert sorted(i // 10 for i in picks.indices) == [0, 1, 2]
 
 

@@ -47,10 +47,10 @@ def kcenter_greedy(x: np.ndarray, selected: np.ndarray, k: int,
     ``first``). Exact (the picks of recomputing every distance at every step) but lazy:
     ``bound`` holds each item's distance to its nearest center as of the last time the item
     was looked at, an upper bound since distances only shrink. Each step refreshes only the
-    items with the largest bounds against the centers added since, widening the set until
-    the best refreshed distance beats every other bound. Each (item, center) distance is
-    computed at most once, so the work is at most that of a full running minimum, O(n d)
-    per pick, and usually a small fraction of it.
+    items with the largest bounds against the centers added since (64, then 4 times more
+    while needed) until the best refreshed distance beats every other bound. The classic
+    running minimum computes n distances per pick; on random 100k x 384 pools this computes
+    about half as many, in small single-threaded products, and never rescans the pool.
     """
     seeds = selected if len(selected) else np.array([first])
     bound = 1.0 - max_similarity(x, x[seeds])

@@ -50,7 +50,7 @@ def kcenter_greedy(x: np.ndarray, selected: np.ndarray, k: int,
     items with the largest bounds against the centers added since (64, then 4 times more
     while needed) until the best refreshed distance beats every other bound. The classic
     running minimum computes n distances per pick; on random 100k x 384 pools this computes
-    about half as many, in small single-threaded products, and never rescans the pool.
+    about half as many, in small single-threaded products, never rereading the whole matrix.
     """
     seeds = selected if len(selected) else np.array([first])
     bound = 1.0 - max_similarity(x, x[seeds])

@@ -32,7 +32,7 @@ wildcard_constraints:
     eval_task=SLUG,
     model=SLUG,
     preset=SLUG,
-    strategy=SLUG,
+    strategy=STRATEGY,
     embedder=SLUG,
     budget=r"\d+",
     rounds=r"\d+",

@@ -12,6 +12,7 @@ from algrid.data import check_split_spec, task_split_spec
 from algrid.errors import AlgridError, ConfigError
 
 SLUG = r"[a-z0-9][a-z0-9-]*"
+STRATEGY = r"[a-z0-9][a-z0-9_]*"  # strategy names are Python module names
 RUN = "{task}/{model}/{preset}/{strategy}/b{budget}-m{rounds}/seed{seed}"
 FT = "results/finetune/" + RUN
 CELL_KEYS = ("task", "model", "preset", "strategy", "budget", "rounds", "seed")

@@ -4,6 +4,12 @@ rule aggregate:
     output:
         csv="results/final_metrics.csv",
         json="results/final_metrics.json",
+        summary=report(
+            "results/summary.csv",
+            caption="../resources/report/summary.rst",
+            category="Metrics",
+            labels={"table": "per cell, over seeds"},
+        ),
     log:
         "results/logs/aggregate.log",
     conda:

@@ -1,9 +1,11 @@
-"""All metrics files -> results/final_metrics.csv (+ .json): one row per cell x round x eval task."""
+"""All metrics files -> results/final_metrics.csv (+ .json): one row per cell x seed x round x eval task,
+each carrying its cell's statistics over seeds; results/summary.csv: one row per cell."""
 
 import logging
 
 import pandas as pd
 
+from . import stats
 from .io import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -12,7 +14,7 @@ FIRST = ["family", "task", "model", "preset", "strategy", "budget", "rounds", "s
          "eval_task", "metric", "accuracy", "n_correct", "n_total", "n_unparsed"]
 
 
-def aggregate(metric_files, csv_path, json_path) -> pd.DataFrame:
+def aggregate(metric_files, csv_path, json_path, summary_path) -> pd.DataFrame:
     frame = pd.DataFrame([read_json(p) for p in metric_files])
     for col in ("budget", "rounds", "seed", "round", "n_labels"):
         if col in frame:
@@ -20,8 +22,11 @@ def aggregate(metric_files, csv_path, json_path) -> pd.DataFrame:
     cols = [c for c in FIRST if c in frame] + [c for c in frame if c not in FIRST]
     frame = frame[cols].sort_values([c for c in ("family", "task", "eval_task", "strategy", "rounds", "budget",
                                                  "seed", "round") if c in frame], na_position="first")
-    with atomic_path(csv_path) as tmp:
-        frame.to_csv(tmp, index=False)
-    write_json(json_path, frame.to_dict("records"))
+    summary = stats.summarise(frame)
+    frame = stats.with_seed_statistics(frame, summary)
+    for path, table in ((csv_path, frame), (summary_path, summary)):
+        with atomic_path(path) as tmp:
+            table.to_csv(tmp, index=False)
+    write_json(json_path, frame.astype(object).where(frame.notna(), None).to_dict("records"))
     log.info("%d rows -> %s", len(frame), csv_path)
     return frame

@@ -32,14 +32,27 @@ def round_sizes(budget: int, rounds: int) -> list[int]:
 
 def finetune_cells(config) -> list[dict]:
     ft = config.get("finetune") or {}
-    grid = itertools.product(ft.get("tasks", []), ft.get("models", []), ft.get("presets", []),
-                             ft.get("strategies", []), ft.get("budgets", []), ft.get("rounds", []),
-                             ft.get("seeds", []))
+    grid = itertools.product(
+        ft.get("tasks", []),
+        ft.get("models", []),
+        ft.get("presets", []),
+        ft.get("strategies", []),
+        ft.get("budgets", []),
+        ft.get("rounds", []),
+        ft.get("seeds", []),
+    )
     return [dict(zip(CELL_KEYS, values)) for values in grid]
 
 
 def run_dir(cell) -> str:
     return FT.format(**cell)
+
+
+def finetune_round_files(config, name: str) -> list[str]:
+    """A per-round file (e.g. diagnostics.json) of every round of every cell."""
+    return [
+        f"{run_dir(cell)}/round{i}/{name}" for cell in finetune_cells(config) for i in range(1, int(cell["rounds"]) + 1)
+    ]
 
 
 def finetune_metric_files(config) -> list[str]:
@@ -49,8 +62,12 @@ def finetune_metric_files(config) -> list[str]:
     for cell in finetune_cells(config):
         for i in range(1, int(cell["rounds"]) + 1):
             files += [f"{run_dir(cell)}/round{i}/metrics/{e}.json" for e in ft.get("eval_tasks", [])]
-    files += [f"results/base/{m}/{p}/metrics/{e}.json"
-              for m in ft.get("models", []) for p in ft.get("presets", []) for e in ft.get("eval_tasks", [])]
+    files += [
+        f"results/base/{m}/{p}/metrics/{e}.json"
+        for m in ft.get("models", [])
+        for p in ft.get("presets", [])
+        for e in ft.get("eval_tasks", [])
+    ]
     return sorted(set(files))
 
 
@@ -61,7 +78,9 @@ def strategy_needs(name: str) -> frozenset:
 def local_files(split_spec: dict, root: str) -> list[str]:
     """Local files a split reads (so editing a data file reruns what depends on it)."""
     specs = split_spec.get("sources", [split_spec]) if isinstance(split_spec, dict) else []
-    paths = [s["path"].replace("{data_root}", root) for s in specs if s.get("source", "local") == "local" and "path" in s]
+    paths = [
+        s["path"].replace("{data_root}", root) for s in specs if s.get("source", "local") == "local" and "path" in s
+    ]
     return sorted(set(paths))
 
 
@@ -84,15 +103,15 @@ def select_inputs(w, config) -> dict:
     if i > 1:
         inputs["previous"] = f"{base}/round{i - 1}/selected.json"
     if "scores" in needs:
-        inputs["scores"] = (f"results/scores/{w.task}/{w.model}/base.parquet" if i == 1
-                            else f"{base}/round{i}/scores.parquet")
+        inputs["scores"] = (
+            f"results/scores/{w.task}/{w.model}/base.parquet" if i == 1 else f"{base}/round{i}/scores.parquet"
+        )
     if "embeddings" in needs:
         inputs["embeddings"] = f"results/embeddings/{w.task}/{ft['embedder']}.npy"
     if "queries" in needs:  # relevance to the eval inputs: their texts, and embeddings where used
         inputs["queries"] = [f"results/data/{e}/eval.jsonl" for e in ft["eval_tasks"]]
         if "embeddings" in needs:
-            inputs["query_embeddings"] = [f"results/embeddings/{e}/{ft['embedder']}.eval.npy"
-                                          for e in ft["eval_tasks"]]
+            inputs["query_embeddings"] = [f"results/embeddings/{e}/{ft['embedder']}.eval.npy" for e in ft["eval_tasks"]]
     return inputs
 
 
@@ -110,14 +129,31 @@ def train_inputs(w, config) -> dict:
 
 def cell_identity(w) -> dict:
     """The row keys of final_metrics.csv for one metrics file; round 0 is the base model."""
-    keys = {k: w.get(k) for k in ("model", "preset", "eval_task")}
+    keys = {k: w.get(k) for k in ("model", "preset", "eval_task")}  # eval_task None for per-round files
     if "round" not in w.keys():
-        return {"family": "finetune", "task": None, "strategy": "base", "budget": 0, "rounds": 0, "seed": None,
-                "round": 0, "n_labels": 0, **keys}
+        return {
+            "family": "finetune",
+            "task": None,
+            "strategy": "base",
+            "budget": 0,
+            "rounds": 0,
+            "seed": None,
+            "round": 0,
+            "n_labels": 0,
+            **keys,
+        }
     sizes = round_sizes(int(w.budget), int(w.rounds))
-    return {"family": "finetune", "task": w.task, "strategy": w.strategy, "budget": int(w.budget),
-            "rounds": int(w.rounds), "seed": int(w.seed), "round": int(w.round),
-            "n_labels": sum(sizes[: int(w.round)]), **keys}
+    return {
+        "family": "finetune",
+        "task": w.task,
+        "strategy": w.strategy,
+        "budget": int(w.budget),
+        "rounds": int(w.rounds),
+        "seed": int(w.seed),
+        "round": int(w.round),
+        "n_labels": sum(sizes[: int(w.round)]),
+        **keys,
+    }
 
 
 def round_k(w) -> int:
@@ -157,11 +193,155 @@ def check_config(config) -> None:
         size = pool_size_bound(config["tasks"][task]["splits"].get("pool", {}))
         for budget in ft.get("budgets", []):
             if size is not None and budget > size:
-                raise ConfigError("finetune.budgets", f"budget {budget} is larger than the pool of task "
-                                  f"'{task}' (at most {size} rows: tasks.{task}.splits.pool)")
+                raise ConfigError(
+                    "finetune.budgets",
+                    f"budget {budget} is larger than the pool of task "
+                    f"'{task}' (at most {size} rows: tasks.{task}.splits.pool)",
+                )
+    check_icl_config(config)
+
+
+def schema_error(config, schema_path) -> str:
+    """The most relevant JSON-schema violation as one line naming the config key."""
+    import jsonschema
+    import yaml
+
+    with open(schema_path) as f:
+        validator = jsonschema.Draft202012Validator(yaml.safe_load(f))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is None:
+        return "config does not match config/schema.yaml"
+    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    return f"config key '{key}': {error.message}"
 
 
 def pool_size_bound(spec: dict):
     """An upper bound on a split's rows known without reading it (size/limit), else None."""
     bounds = [spec[k] for k in ("size", "limit") if spec.get(k) is not None]
     return min(bounds) if bounds else None
+
+
+# --- icl family (seed 000): demonstration selection, no training -------------------------------------------
+
+ICL = "results/icl/{task}/{model}/{strategy}/k{shots}/seed{seed}"
+ICL_KEYS = ("task", "model", "strategy", "shots", "seed")
+ICL_CATEGORIES = ("classification", "multichoice", "commonsense", "math", "instruction")
+ICL_ALL = "all_tasks"  # the union of every category
+
+
+def icl_tasks(config, category: str | None = None) -> list[str]:
+    """The tasks of the ``icl`` grid (icl.tasks), of one category, or of all categories (``all_tasks``)."""
+    icl = config.get("icl") or {}
+    if category is None:
+        return list(icl.get("tasks", []))
+    categories = icl.get("categories") or {}
+    if category == ICL_ALL:
+        return list(dict.fromkeys(t for c in categories.values() for t in c))
+    return list(categories.get(category, []))
+
+
+def icl_cells(config, category: str | None = None) -> list[dict]:
+    icl = config.get("icl") or {}
+    grid = itertools.product(
+        icl_tasks(config, category),
+        icl.get("models", []),
+        icl.get("strategies", []),
+        icl.get("shots", []),
+        icl.get("seeds", []),
+    )
+    return [dict(zip(ICL_KEYS, values)) for values in grid]
+
+
+def icl_metric_files(config, category: str | None = None) -> list[str]:
+    """metrics.json of every icl cell (of icl.tasks, or of a category's tasks)."""
+    return sorted({f"{ICL.format(**cell)}/metrics.json" for cell in icl_cells(config, category)})
+
+
+def icl_select_inputs(w, config) -> dict:
+    """The pool and eval rows, plus what the strategy needs: base-model scores, embeddings of pool and queries."""
+    icl = config["icl"]
+    needs = strategy_needs(w.strategy)
+    inputs = {"pool": f"results/data/{w.task}/pool.jsonl", "eval": f"results/data/{w.task}/eval.jsonl"}
+    if "scores" in needs:
+        inputs["scores"] = f"results/scores/{w.task}/{w.model}/base.parquet"
+    if "embeddings" in needs:
+        inputs["embeddings"] = f"results/embeddings/{w.task}/{icl['embedder']}.npy"
+        if "queries" in needs:
+            inputs["query_embeddings"] = f"results/embeddings/{w.task}/{icl['embedder']}.eval.npy"
+    return inputs
+
+
+def icl_identity(w) -> dict:
+    """The row keys of final_metrics.csv for one icl metrics file (finetune-only columns stay empty)."""
+    return {
+        "family": "icl",
+        "task": w.task,
+        "model": w.model,
+        "strategy": w.strategy,
+        "shots": int(w.shots),
+        "seed": int(w.seed),
+        "eval_task": w.task,
+    }
+
+
+ICL_PREDICT_KEYS = ("predict_by", "loglik_norm", "choice_text", "max_new_tokens", "batch_size", "cache_prefix")
+
+
+def icl_predict_params(w, config) -> dict:
+    icl, task = config["icl"], config["tasks"][w.task]
+    return {
+        "family": task["family"],
+        "metric": task["metric"],
+        "prompt": task.get("prompt", {}),
+        "model": config["models"][w.model],
+        "eval_limit": icl.get("eval_limit"),
+        **{k: icl[k] for k in ICL_PREDICT_KEYS},
+    }
+
+
+def icl_judge(w, config):
+    """The judge model of a free-text task (metric text), or None (icl.judge unset, or answers that are not text)."""
+    judge = config["icl"].get("judge")
+    return judge if judge and config["tasks"][w.task]["metric"] == "text" else None
+
+
+def icl_score_inputs(w, config) -> dict:
+    run = ICL.format(**{k: w[k] for k in ICL_KEYS})
+    inputs = {"predictions": f"{run}/predictions.jsonl"}
+    if icl_judge(w, config):
+        inputs["judgments"] = f"{run}/judgments.jsonl"
+    return inputs
+
+
+def check_icl_config(config) -> None:
+    """Cross-key checks of the icl block; the split files are checked for icl.tasks only (categories may name
+    tasks whose data this machine lacks; they fail when requested)."""
+    icl = config.get("icl") or {}
+    if not icl:
+        return
+    tasks = config.get("tasks") or {}
+    for name in icl_tasks(config):
+        if name not in tasks:
+            raise ConfigError("icl.tasks", f"unknown task '{name}'; known: {', '.join(sorted(tasks))}")
+    for category, names in (icl.get("categories") or {}).items():
+        if category not in ICL_CATEGORIES:
+            raise ConfigError(f"icl.categories.{category}", f"unknown category; known: {', '.join(ICL_CATEGORIES)}")
+        for name in names:
+            if name not in tasks:
+                raise ConfigError(f"icl.categories.{category}", f"unknown task '{name}'")
+    for name in icl.get("models", []) + ([icl["judge"]] if icl.get("judge") else []):
+        if name not in (config.get("models") or {}):
+            key = "icl.judge" if name == icl.get("judge") else "icl.models"
+            raise ConfigError(key, f"unknown model '{name}'; known: {', '.join(sorted(config.get('models') or {}))}")
+    for name in icl.get("strategies", []):
+        strategies.get(name)
+    if icl.get("embedder") not in (config.get("embedders") or {}):
+        raise ConfigError("icl.embedder", f"unknown embedder '{icl.get('embedder')}'")
+    for task in icl_tasks(config):
+        for split in config["tasks"][task].get("splits", {}):
+            spec = task_split_spec(config["tasks"][task], split)
+            check_split_spec(spec, key=f"tasks.{task}.splits.{split}", data_root=data_root(config))
+        size = pool_size_bound(config["tasks"][task]["splits"].get("pool", {}))
+        for shots in icl.get("shots", []):
+            if size is not None and shots > size:
+                raise ConfigError("icl.shots", f"{shots} shots but the pool of task '{task}' has at most {size} rows")

@@ -1,9 +1,6 @@
 rule prepare_model:
     output:
         directory("results/models/{model}"),
-    params:
-        source=lambda w: config["models"][w.model]["source"],
-        dtype=lambda w: config["models"][w.model].get("dtype", "float32"),
     log:
         "results/logs/prepare_model/{model}.log",
     benchmark:
@@ -11,6 +8,9 @@ rule prepare_model:
     conda:
         "../envs/model.yaml"
     threads: config["threads"]["model"]
+    params:
+        source=lambda w: config["models"][w.model]["source"],
+        dtype=lambda w: config["models"][w.model].get("dtype", "float32"),
     script:
         "../scripts/prepare_model.py"
 
@@ -22,12 +22,12 @@ rule prepare_dataset:
         pool="results/data/{task}/pool.jsonl",
         eval="results/data/{task}/eval.jsonl",
         fewshot="results/data/{task}/fewshot.jsonl",
-    params:
-        spec=lambda w: config["tasks"][w.task],
-        data_root=data_root(config),
     log:
         "results/logs/prepare_dataset/{task}.log",
     conda:
         "../envs/data.yaml"
+    params:
+        spec=lambda w: config["tasks"][w.task],
+        data_root=data_root(config),
     script:
         "../scripts/prepare_dataset.py"

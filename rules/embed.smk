@@ -3,9 +3,6 @@ rule embed_pool:
         rows="results/data/{task}/pool.jsonl",
     output:
         "results/embeddings/{task}/{embedder}.npy",
-    params:
-        source=lambda w: config["embedders"][w.embedder]["source"],
-        batch_size=lambda w: config["embedders"][w.embedder].get("batch_size", 64),
     log:
         "results/logs/embed_pool/{task}/{embedder}.log",
     benchmark:
@@ -13,6 +10,9 @@ rule embed_pool:
     conda:
         "../envs/model.yaml"
     threads: config["threads"]["model"]
+    params:
+        source=lambda w: config["embedders"][w.embedder]["source"],
+        batch_size=lambda w: config["embedders"][w.embedder].get("batch_size", 64),
     script:
         "../scripts/embed_rows.py"
 

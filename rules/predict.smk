@@ -25,8 +25,6 @@ rule predict_round:
         adapter=FT + "/round{round}/adapter",
     output:
         FT + "/round{round}/predictions/{eval_task}.jsonl",
-    params:
-        eval=eval_params,
     log:
         FT + "/round{round}/logs/predict.{eval_task}.log",
     benchmark:
@@ -36,6 +34,8 @@ rule predict_round:
     threads: config["threads"]["model"]
     resources:
         gpu=1,
+    params:
+        eval=eval_params,
     script:
         "../scripts/predict.py"
 
@@ -56,13 +56,13 @@ rule score_round:
         FT + "/round{round}/predictions/{eval_task}.jsonl",
     output:
         FT + "/round{round}/metrics/{eval_task}.json",
-    params:
-        metric=lambda w: config["tasks"][w.eval_task]["metric"],
-        identity=lambda w: cell_identity(w),
     log:
         FT + "/round{round}/logs/score.{eval_task}.log",
     conda:
         "../envs/data.yaml"
+    params:
+        metric=lambda w: config["tasks"][w.eval_task]["metric"],
+        identity=lambda w: cell_identity(w),
     script:
         "../scripts/score_predictions.py"
 

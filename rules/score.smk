@@ -4,11 +4,6 @@ rule score_pool_base:
         pool="results/data/{task}/pool.jsonl",
     output:
         "results/scores/{task}/{model}/base.parquet",
-    params:
-        family=lambda w: config["tasks"][w.task]["family"],
-        prompt=lambda w: config["tasks"][w.task].get("prompt", {}),
-        model=lambda w: config["models"][w.model],
-        scoring=config["scoring"],
     log:
         "results/logs/score_pool/{task}/{model}/base.log",
     benchmark:
@@ -18,6 +13,11 @@ rule score_pool_base:
     threads: config["threads"]["model"]
     resources:
         gpu=1,
+    params:
+        family=lambda w: config["tasks"][w.task]["family"],
+        prompt=lambda w: config["tasks"][w.task].get("prompt", {}),
+        model=lambda w: config["models"][w.model],
+        scoring=config["scoring"],
     script:
         "../scripts/score_pool.py"
 

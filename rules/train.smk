@@ -3,12 +3,6 @@ rule train_adapter:
         unpack(lambda w: train_inputs(w, config)),
     output:
         directory(FT + "/round{round}/adapter"),
-    params:
-        family=lambda w: config["tasks"][w.task]["family"],
-        prompt=lambda w: config["tasks"][w.task].get("prompt", {}),
-        model=lambda w: config["models"][w.model],
-        preset=lambda w: config["presets"][w.preset],
-        seed=round_seed,
     log:
         FT + "/round{round}/logs/train_adapter.log",
     benchmark:
@@ -18,5 +12,11 @@ rule train_adapter:
     threads: config["threads"]["model"]
     resources:
         gpu=1,
+    params:
+        family=lambda w: config["tasks"][w.task]["family"],
+        prompt=lambda w: config["tasks"][w.task].get("prompt", {}),
+        model=lambda w: config["models"][w.model],
+        preset=lambda w: config["presets"][w.preset],
+        seed=round_seed,
     script:
         "../scripts/train_adapter.py"

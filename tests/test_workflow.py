@@ -9,7 +9,7 @@ import yaml
 from conftest import TINY, planned_jobs, planned_outputs, snakemake, workdir
 
 pytestmark = pytest.mark.workflow
-AGGREGATES = {"aggregate", "plot_learning_curve", "all"}
+AGGREGATES = {"aggregate", "plot_learning_curve", "selection_diagnostics", "plot_selection", "all"}
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,18 @@ def test_final_metrics_rows_and_denominators(built):
     two = frame[(frame.rounds == 2) & (frame.strategy == "random")].sort_values("round")
     assert list(two.n_labels) == [2, 4]
     assert (wd / "results/plots/learning_curve.png").stat().st_size > 10_000
+    assert {"accuracy_mean", "accuracy_ci_low", "diff_vs_random", "p_vs_random"} <= set(frame.columns)
+    summary = pd.read_csv(wd / "results/summary.csv")
+    assert len(summary) == 10 and (summary.n_seeds == 1).all()
+
+
+def test_selection_diagnostics_table_and_plot(built):
+    wd, _ = built
+    diag = pd.read_csv(wd / "results/selection_diagnostics.csv")
+    assert len(diag) == 9 and (diag.overlap_with_previous == 0).all()
+    assert diag.mean_pairwise_cosine_distance_cumulative.between(0, 2).all() and diag.coverage.notna().all()
+    assert {"jaccard_random", "jaccard_entropy", "jaccard_kcenter"} <= set(diag.columns)
+    assert (wd / "results/plots/selection_vs_rounds.png").stat().st_size > 10_000
 
 
 def test_rounds_select_disjoint_and_adapters_are_traceable(built):
@@ -81,5 +93,6 @@ def test_adding_a_seed_plans_only_new_jobs(built):
     change = extra_config(wd, "seed.yaml", {"finetune": {"seeds": [0, 1]}})
     proc = snakemake(wd, "-n", configfiles=(TINY, change))
     jobs = planned_jobs(proc)
-    assert set(jobs) - AGGREGATES == {"select", "train_adapter", "predict_round", "score_round", "score_pool_round"}
+    assert set(jobs) - AGGREGATES == {"select", "diagnose_selection", "train_adapter", "predict_round", "score_round",
+                                      "score_pool_round"}
     assert all("/seed1/" in o for o in planned_outputs(proc) if "/finetune/" in o)

@@ -59,3 +59,43 @@ def select_round(inputs: dict, out_path, *, strategy: str, k: int, seed: int, pa
     write_json(out_path, record)
     log.info("%s round %d: picked %d (cumulative %d of %d)", strategy, round_, len(picks), len(cumulative), pool.n)
     return record
+
+
+def diagnose_round(selected_path, pool_path, embeddings_path, out_path, *, identity: dict) -> dict:
+    """Diversity, coverage, overlap, length and answer mix of one round's picks (files, not just logs)."""
+    from .diagnostics import selection_diagnostics
+
+    selected, rows = read_json(selected_path), read_jsonl(pool_path)
+    previous = selected["cumulative_indices"][: len(selected["cumulative_indices"]) - len(selected["indices"])]
+    result = selection_diagnostics(np.load(embeddings_path), selected["indices"], previous,
+                                   lengths=[len(r["input"].split()) for r in rows],
+                                   answers=[r["target"] for r in rows])
+    record = {**identity, **result, "cumulative_indices": selected["cumulative_indices"]}
+    write_json(out_path, record)
+    log.info("round %s: diversity %.3f, coverage %.3f", identity.get("round"),
+             result["mean_pairwise_cosine_distance_cumulative"] or float("nan"), result["coverage"] or float("nan"))
+    return record
+
+
+def diagnostics_table(files, csv_path):
+    """All rounds' diagnostics in one table, plus the Jaccard overlap of each selection with every other
+    strategy's at the same task/model/preset/budget/rounds/seed/round (column jaccard_<strategy>)."""
+    import pandas as pd
+
+    from .diagnostics import jaccard
+    from .io import atomic_path
+
+    records = [read_json(f) for f in files]
+    same = ("task", "model", "preset", "budget", "rounds", "seed", "round")
+    for rec in records:
+        for other in records:
+            if other["strategy"] != rec["strategy"] and all(other[k] == rec[k] for k in same):
+                rec[f"jaccard_{other['strategy']}"] = jaccard(rec["cumulative_indices"], other["cumulative_indices"])
+    frame = pd.DataFrame(records).drop(columns=["cumulative_indices", "eval_task"], errors="ignore")
+    if "answer_counts" in frame:
+        frame["answer_counts"] = frame["answer_counts"].map(lambda c: ";".join(f"{k}:{v}" for k, v in c.items()))
+    frame = frame.sort_values(["task", "strategy", "budget", "rounds", "seed", "round"])
+    with atomic_path(csv_path) as tmp:
+        frame.to_csv(tmp, index=False)
+    log.info("%d rows -> %s", len(frame), csv_path)
+    return frame

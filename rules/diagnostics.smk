@@ -1,0 +1,52 @@
+rule diagnose_selection:
+    input:
+        selected=FT + "/round{round}/selected.json",
+        pool="results/data/{task}/pool.jsonl",
+        embeddings=lambda w: f"results/embeddings/{w.task}/{config['finetune']['embedder']}.npy",
+    output:
+        FT + "/round{round}/diagnostics.json",
+    log:
+        FT + "/round{round}/logs/diagnose_selection.log",
+    conda:
+        "../envs/select.yaml"
+    params:
+        identity=lambda w: cell_identity(w),
+    script:
+        "../scripts/diagnose_selection.py"
+
+
+rule selection_diagnostics:
+    input:
+        finetune_round_files(config, "diagnostics.json"),
+    output:
+        report(
+            "results/selection_diagnostics.csv",
+            caption="../resources/report/selection_diagnostics.rst",
+            category="Selection",
+            labels={"table": "selection diagnostics"},
+        ),
+    log:
+        "results/logs/selection_diagnostics.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/selection_table.py"
+
+
+rule plot_selection:
+    input:
+        diagnostics=rules.selection_diagnostics.output[0],
+        metrics=rules.aggregate.output.csv,
+    output:
+        report(
+            "results/plots/selection_vs_rounds.png",
+            caption="../resources/report/selection_vs_rounds.rst",
+            category="Selection",
+            labels={"figure": "diversity and accuracy vs rounds"},
+        ),
+    log:
+        "results/logs/plot_selection.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/plot_selection.py"

@@ -14,7 +14,8 @@ from algrid.errors import AlgridError, ConfigError
 SLUG = r"[a-z0-9][a-z0-9-]*"
 STRATEGY = r"[a-z0-9][a-z0-9_]*"  # strategy names are Python module names
 RUN = "{task}/{model}/{preset}/{strategy}/b{budget}-m{rounds}/seed{seed}"
-FT = "results/finetune/" + RUN
+FT = f"results/finetune/{RUN}"
+ROUND = f"{FT}/round{{round}}"  # one round of one cell
 CELL_KEYS = ("task", "model", "preset", "strategy", "budget", "rounds", "seed")
 
 
@@ -84,13 +85,17 @@ def local_files(split_spec: dict, root: str) -> list[str]:
     return sorted(set(paths))
 
 
+def prompt_files(config, task: str) -> list[str]:
+    """The task's CoT prompt file (BBH), if it has one."""
+    path = config["tasks"][task].get("prompt_file")
+    return [path.replace("{data_root}", data_root(config))] if path else []
+
+
 def task_files(config, task: str) -> list[str]:
     spec = config["tasks"][task]
     root = data_root(config)
     files = [f for split in spec.get("splits", {}).values() for f in local_files(split, root)]
-    if spec.get("prompt_file"):
-        files.append(spec["prompt_file"].replace("{data_root}", root))
-    return sorted(set(files))
+    return sorted(set(files + prompt_files(config, task)))
 
 
 def select_inputs(w, config) -> dict:
@@ -345,3 +350,26 @@ def check_icl_config(config) -> None:
         for shots in icl.get("shots", []):
             if size is not None and shots > size:
                 raise ConfigError("icl.shots", f"{shots} shots but the pool of task '{task}' has at most {size} rows")
+
+
+def eval_inputs(w, config) -> dict:
+    """What evaluating a model on an eval task reads: the model, eval rows, few-shot rows or a CoT prompt file."""
+    return {
+        "model": f"results/models/{w.model}",
+        "eval": f"results/data/{w.eval_task}/eval.jsonl",
+        "fewshot": f"results/data/{w.eval_task}/fewshot.jsonl",
+        "prefix": prompt_files(config, w.eval_task),
+    }
+
+
+def eval_params(w, config) -> dict:
+    """Evaluation hyperparameters: the eval task's format and metric, the preset's generation settings."""
+    task, preset = config["tasks"][w.eval_task], config["presets"][w.preset]
+    keys = ("fewshot_k", "max_new_tokens", "eval_batch_size")
+    return {
+        "family": task["family"],
+        "metric": task["metric"],
+        "prompt": task.get("prompt", {}),
+        "model": config["models"][w.model],
+        **{k: preset[k] for k in keys},
+    }

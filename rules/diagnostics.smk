@@ -1,12 +1,12 @@
 rule diagnose_selection:
     input:
-        selected=FT + "/round{round}/selected.json",
+        selected=f"{ROUND}/selected.json",
         pool="results/data/{task}/pool.jsonl",
         embeddings=lambda w: f"results/embeddings/{w.task}/{config['finetune']['embedder']}.npy",
     output:
-        FT + "/round{round}/diagnostics.json",
+        f"{ROUND}/diagnostics.json",
     log:
-        FT + "/round{round}/logs/diagnose_selection.log",
+        f"{ROUND}/logs/diagnose_selection.log",
     conda:
         "../envs/select.yaml"
     params:

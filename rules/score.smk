@@ -28,8 +28,8 @@ use rule score_pool_base as score_pool_round with:
         pool="results/data/{task}/pool.jsonl",
         adapter=lambda w: f"{FT}/round{{prev}}/adapter".format(**w, prev=int(w.round) - 1),
     output:
-        FT + "/round{round}/scores.parquet",
+        f"{ROUND}/scores.parquet",
     log:
-        FT + "/round{round}/logs/score_pool.log",
+        f"{ROUND}/logs/score_pool.log",
     benchmark:
-        FT + "/round{round}/benchmarks/score_pool.tsv"
+        f"{ROUND}/benchmarks/score_pool.tsv"

@@ -2,11 +2,11 @@ rule select:
     input:
         unpack(lambda w: select_inputs(w, config)),
     output:
-        FT + "/round{round}/selected.json",
+        f"{ROUND}/selected.json",
     log:
-        FT + "/round{round}/logs/select.log",
+        f"{ROUND}/logs/select.log",
     benchmark:
-        FT + "/round{round}/benchmarks/select.tsv"
+        f"{ROUND}/benchmarks/select.tsv"
     conda:
         "../envs/select.yaml"
     params:

@@ -2,11 +2,11 @@ rule train_adapter:
     input:
         unpack(lambda w: train_inputs(w, config)),
     output:
-        directory(FT + "/round{round}/adapter"),
+        directory(f"{ROUND}/adapter"),
     log:
-        FT + "/round{round}/logs/train_adapter.log",
+        f"{ROUND}/logs/train_adapter.log",
     benchmark:
-        FT + "/round{round}/benchmarks/train_adapter.tsv"
+        f"{ROUND}/benchmarks/train_adapter.tsv"
     conda:
         "../envs/model.yaml"
     threads: config["threads"]["model"]

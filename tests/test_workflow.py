@@ -37,6 +37,7 @@ def test_shared_artifacts_are_planned_once(built):
 def test_final_metrics_rows_and_denominators(built):
     wd, _ = built
     frame = pd.read_csv(wd / "results/final_metrics.csv")
+    frame = frame[frame.family == "finetune"]
     assert len(frame) == 1 + 9
     assert set(frame.strategy) == {"base", "random", "entropy", "kcenter"}
     assert (frame.n_total == 4).all()
@@ -47,6 +48,7 @@ def test_final_metrics_rows_and_denominators(built):
     assert (wd / "results/plots/learning_curve.png").stat().st_size > 10_000
     assert {"accuracy_mean", "accuracy_ci_low", "diff_vs_random", "p_vs_random"} <= set(frame.columns)
     summary = pd.read_csv(wd / "results/summary.csv")
+    summary = summary[summary.family == "finetune"]
     assert len(summary) == 10 and (summary.n_seeds == 1).all()
 
 
@@ -96,3 +98,10 @@ def test_adding_a_seed_plans_only_new_jobs(built):
     assert set(jobs) - AGGREGATES == {"select", "diagnose_selection", "train_adapter", "predict_round", "score_round",
                                       "score_pool_round"}
     assert all("/seed1/" in o for o in planned_outputs(proc) if "/finetune/" in o)
+
+
+def test_report_renders_with_the_plots_and_tables(built):
+    wd, _ = built
+    snakemake(wd, "--report", str(wd / "report.html"))
+    html = (wd / "report.html").read_text(errors="ignore")
+    assert "learning_curve.png" in html and "selection_vs_rounds.png" in html and "summary.csv" in html

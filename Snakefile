@@ -38,6 +38,7 @@ wildcard_constraints:
     rounds=r"\d+",
     seed=r"\d+",
     round=r"\d+",
+    shots=r"\d+",
 
 
 include: "rules/data.smk"
@@ -46,6 +47,7 @@ include: "rules/score.smk"
 include: "rules/select.smk"
 include: "rules/train.smk"
 include: "rules/predict.smk"
+include: "rules/icl.smk"
 include: "rules/metrics.smk"
 include: "rules/report.smk"
 

@@ -10,18 +10,20 @@ from .io import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
 
-FIRST = ["family", "task", "model", "preset", "strategy", "budget", "rounds", "seed", "round", "n_labels",
+FIRST = ["family", "task", "model", "preset", "strategy", "budget", "rounds", "shots", "seed", "round", "n_labels",
          "eval_task", "metric", "accuracy", "n_correct", "n_total", "n_unparsed"]
 
 
 def aggregate(metric_files, csv_path, json_path, summary_path) -> pd.DataFrame:
     frame = pd.DataFrame([read_json(p) for p in metric_files])
-    for col in ("budget", "rounds", "seed", "round", "n_labels"):
+    if "shots" not in frame:  # icl rows: demonstrations per prompt; finetune rows leave it empty
+        frame["shots"] = None
+    for col in ("budget", "rounds", "shots", "seed", "round", "n_labels"):
         if col in frame:
             frame[col] = frame[col].astype("Int64")  # base-model rows have no seed: keep ints as ints
     cols = [c for c in FIRST if c in frame] + [c for c in frame if c not in FIRST]
     frame = frame[cols].sort_values([c for c in ("family", "task", "eval_task", "strategy", "rounds", "budget",
-                                                 "seed", "round") if c in frame], na_position="first")
+                                                 "shots", "seed", "round") if c in frame], na_position="first")
     summary = stats.summarise(frame)
     frame = stats.with_seed_statistics(frame, summary)
     for path, table in ((csv_path, frame), (summary_path, summary)):

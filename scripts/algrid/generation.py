@@ -99,3 +99,131 @@ def perplexity(model, tokenizer, texts, *, batch_size: int = 8):
     """Input perplexity (ActiveLLM's uncertainty): exp(mean token NLL of the text)."""
     return [math.exp(s / max(n, 1)) for s, n in sequence_nll(model, tokenizer, texts, batch_size=batch_size,
                                                             desc="perplexity")]
+
+
+def _common_prefix(a, b) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def shared_prefix_length(token_lists) -> int:
+    """Length of the token prefix all lists share, leaving at least one token of each list after it."""
+    lists = list(token_lists)
+    if not lists:
+        return 0
+    shared = min(len(t) for t in lists) - 1
+    for t in lists[1:]:
+        shared = min(shared, _common_prefix(lists[0], t))
+    return max(shared, 0)
+
+
+def _run_prefix(model, ids, cache=None):
+    """Feed ``ids`` (one sequence) through the model; return (log-probs of the next token, the KV cache)."""
+    import torch
+
+    dev = next(model.parameters()).device
+    out = model(input_ids=torch.tensor([ids], device=dev), past_key_values=cache, use_cache=True, logits_to_keep=1)
+    return torch.log_softmax(out.logits[0, -1].float(), dim=-1), out.past_key_values
+
+
+def choice_nll(model, tokenizer, prompts, continuations, *, desc: str = "choices"):
+    """For each prompt, the summed NLL and token count of each of its continuations.
+
+    The values are those of ``sequence_nll(texts=continuation, prefixes=prompt)`` (the prompt
+    and continuation are tokenised together and the tokens after the prompt's own tokens are
+    scored), but each prompt is computed once for all its continuations, and the token prefix
+    that all prompts share (a fixed set of demonstrations) once in all, through the KV cache.
+    Returns one list of ``(nll, n_tokens)`` per prompt, in the order of ``continuations[i]``.
+    """
+    import copy
+
+    import torch
+
+    dev = next(model.parameters()).device
+    encode = lambda text: tokenizer(text, add_special_tokens=False).input_ids  # noqa: E731
+    prompt_len = [len(encode(p)) for p in prompts]
+    joint = [[encode(p + c) for c in conts] for p, conts in zip(prompts, continuations)]
+    # per prompt: the tokens its continuations share (at most the prompt's own tokens)
+    own = []
+    for i, seqs in enumerate(joint):
+        n = min([prompt_len[i]] + [_common_prefix(seqs[0], s) for s in seqs[1:]])
+        if n < 1:
+            raise ValueError(f"prompt {i} is empty: a continuation's first token has nothing to follow")
+        own.append(n)
+    shared = shared_prefix_length([seqs[0][:n] for seqs, n in zip(joint, own)]) if len(prompts) > 1 else 0
+    results = []
+    with torch.inference_mode():
+        base = _run_prefix(model, joint[0][0][:shared])[1] if shared else None
+        if shared:
+            log.info("choice_nll: %d prompt tokens shared by all %d prompts are computed once", shared, len(prompts))
+        for i in tqdm(range(len(prompts)), desc=desc, unit="ex"):
+            seqs, n = joint[i], own[i]
+            cache = copy.deepcopy(base) if base is not None else None
+            first, cache = _run_prefix(model, seqs[0][shared:n], cache)
+            rests = [s[n:] for s in seqs]
+            width = max(len(r) for r in rests)
+            logps = None
+            if width > 1:
+                cache.batch_repeat_interleave(len(rests))
+                pad = tokenizer.pad_token_id
+                ids = torch.tensor([r + [pad] * (width - len(r)) for r in rests], device=dev)
+                mask = torch.tensor([[1] * (n + len(r)) + [0] * (width - len(r)) for r in rests], device=dev)
+                logits = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], past_key_values=cache,
+                               use_cache=True).logits.float()
+                logps = torch.log_softmax(logits, dim=-1)
+            scores = []
+            for j, rest in enumerate(rests):
+                total, count = 0.0, 0
+                for t, token in enumerate(rest):
+                    if n + t < prompt_len[i]:  # a prompt token merged into the continuation's tokens
+                        continue
+                    lp = first[token] if t == 0 else logps[j, t - 1, token]
+                    total -= float(lp)
+                    count += 1
+                scores.append((total, count))
+            results.append(scores)
+    return results
+
+
+def generate_shared(model, tokenizer, prompts, *, max_new_tokens: int, batch_size: int = 8,
+                    min_shared_tokens: int = 32, desc: str = "generate"):
+    """Greedy continuations like ``generate``; when all prompts share a token prefix of at least
+    ``min_shared_tokens`` (a fixed set of demonstrations), that prefix is computed once and every batch
+    continues from a copy of its KV cache: each row is [shared prefix][padding][rest of its prompt], the
+    padding masked out, so positions stay contiguous. Otherwise (or for a single prompt) this is ``generate``.
+    """
+    import copy
+
+    import torch
+
+    encode = lambda text: tokenizer(text, add_special_tokens=False).input_ids  # noqa: E731
+    ids = [encode(p) for p in prompts]
+    shared = shared_prefix_length(ids)
+    if len(prompts) < 2 or shared < min_shared_tokens:
+        return generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, desc=desc)
+    log.info("generate: %d prompt tokens shared by all %d prompts are computed once", shared, len(prompts))
+    dev = next(model.parameters()).device
+    pad = tokenizer.pad_token_id
+    order = np.argsort([-len(t) for t in ids], kind="stable")
+    outputs = [None] * len(prompts)
+    with torch.inference_mode(), tqdm(total=len(prompts), desc=desc, unit="ex") as bar:
+        base = _run_prefix(model, ids[0][:shared])[1]
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            rests = [ids[i][shared:] for i in idx]
+            width = max(len(r) for r in rests)
+            x = torch.tensor([ids[0][:shared] + [pad] * (width - len(r)) + r for r in rests], device=dev)
+            mask = torch.tensor([[1] * shared + [0] * (width - len(r)) + [1] * len(r) for r in rests], device=dev)
+            cache = copy.deepcopy(base)
+            cache.batch_repeat_interleave(len(idx))
+            out = model.generate(input_ids=x, attention_mask=mask, past_key_values=cache,
+                                 max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad,
+                                 temperature=None, top_p=None, top_k=None)
+            for row, i in enumerate(idx):
+                outputs[i] = tokenizer.decode(out[row, x.shape[1]:], skip_special_tokens=True)
+            bar.update(len(idx))
+    return outputs

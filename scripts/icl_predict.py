@@ -1,0 +1,6 @@
+from algrid import icl
+from algrid.runner import run
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+run(lambda: icl.predict_file(sm.input.model, sm.input.pool, sm.input.eval, sm.input.demos, sm.output[0],
+                             **sm.params.predict), log_file=sm.log[0], threads=sm.threads)

@@ -1,0 +1,421 @@
+"""The icl family: demonstration selection, few-shot prompts per family, log-likelihood prediction on the
+real tiny model, the judge, scoring and summaries, the grid helpers, and dry runs of the category targets."""
+
+import importlib.machinery
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from algrid import generation, icl, judge, prompts
+from algrid.aggregate import aggregate
+from algrid.errors import ConfigError, DataError
+from algrid.io import read_json, write_json, write_jsonl
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = REPO / "results" / "models" / "smollm2-135m"
+DATA_ROOT = Path(os.environ.get("ALGRID_DATA_ROOT", REPO.parent / "shared" / "data")).resolve()
+ICL_CPU = REPO / "config" / "experiments" / "icl_cpu.yaml"
+WORDS = "apple river stone cloud paper green orbit salt music tiger lamp honey".split()
+
+
+def load_common():
+    loader = importlib.machinery.SourceFileLoader("algrid_common_icl", str(REPO / "rules" / "common.smk"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+def full_config(*extra) -> dict:
+    """config/tasks.yaml + config/config.yaml (+ extra dicts), merged the way --configfile merges."""
+    def merge(a, b):
+        for key, value in b.items():
+            a[key] = merge(a.get(key, {}), value) if isinstance(value, dict) and isinstance(a.get(key), dict) else value
+        return a
+
+    config = {}
+    for part in (yaml.safe_load((REPO / "config" / "tasks.yaml").read_text()),
+                 yaml.safe_load((REPO / "config" / "config.yaml").read_text()), *extra):
+        merge(config, part)
+    return config
+
+
+class Wildcards(dict):
+    __getattr__ = dict.__getitem__
+
+
+# ----------------------------------------------------------------------------- selection
+
+
+@pytest.fixture
+def task_files(tmp_path):
+    """A pool of 30 and an eval split of 6 rows (no input shared), with embeddings and base-model scores."""
+    rng = np.random.default_rng(0)
+    pool = [{"id": f"p{i}", "input": " ".join(rng.choice(WORDS, 5)) + f" p{i}", "target": "positive",
+             "choices": ["negative", "positive"], "meta": {}} for i in range(30)]
+    evals = [{"id": f"e{i}", "input": " ".join(rng.choice(WORDS, 3)) + f" e{i}", "target": "negative",
+              "choices": ["negative", "positive"], "meta": {}} for i in range(6)]
+    files = {"pool": tmp_path / "pool.jsonl", "eval": tmp_path / "eval.jsonl",
+             "embeddings": tmp_path / "emb.npy", "query_embeddings": tmp_path / "emb.eval.npy",
+             "scores": tmp_path / "base.parquet"}
+    write_jsonl(files["pool"], pool)
+    write_jsonl(files["eval"], evals)
+    np.save(files["embeddings"], rng.standard_normal((30, 8)).astype(np.float32))
+    np.save(files["query_embeddings"], rng.standard_normal((6, 8)).astype(np.float32))
+    pd.DataFrame({"id": [r["id"] for r in pool], **{c: rng.random(30) for c in
+                  ("entropy", "least_confidence", "margin", "max_entropy", "perplexity")}}).to_parquet(files["scores"])
+    return {k: str(v) for k, v in files.items()}
+
+
+def select(files, tmp_path, strategy, seed=0, k=4, eval_limit=None, name="demos.json"):
+    out = tmp_path / f"{strategy}-{seed}-{name}"
+    return icl.select_demos(files, out, strategy=strategy, k=k, seed=seed, params={}, eval_limit=eval_limit), out
+
+
+@pytest.mark.parametrize("strategy", ["random", "kmeans", "perplexity_high", "entropy", "similarity", "bm25"])
+def test_selection_set_or_per_query_never_eval_rows_and_deterministic(task_files, tmp_path, strategy):
+    record, out = select(task_files, tmp_path, strategy, eval_limit=5)
+    again, _ = select(task_files, tmp_path, strategy, name="again.json", eval_limit=5)
+    assert record == again == read_json(out)
+    pool_ids = [json.loads(line)["id"] for line in open(task_files["pool"])]
+    if strategy in ("similarity", "bm25"):
+        assert record["per_query"] and "indices" not in record
+        assert [q["id"] for q in record["queries"]] == [f"e{i}" for i in range(5)]  # eval_limit rows only
+        lists = [q["indices"] for q in record["queries"]]
+        assert len({tuple(sorted(q)) for q in lists}) > 1  # demonstrations differ between queries
+    else:
+        assert not record["per_query"] and "queries" not in record
+        lists = [record["indices"]]
+    for indices in lists:
+        assert len(indices) == 4 and len(set(indices)) == 4
+    ids = {pool_ids[i] for indices in lists for i in indices}
+    assert all(i.startswith("p") for i in ids)
+    assert record["n_distinct_demos"] == len({i for indices in lists for i in indices})
+
+
+def test_random_demos_change_with_the_seed(task_files, tmp_path):
+    picks = {tuple(select(task_files, tmp_path, "random", seed=s)[0]["indices"]) for s in range(4)}
+    assert len(picks) > 1
+
+
+def test_perplexity_high_takes_the_highest_scores(task_files, tmp_path):
+    record, _ = select(task_files, tmp_path, "perplexity_high")
+    ppl = pd.read_parquet(task_files["scores"]).perplexity.to_numpy()
+    assert sorted(record["indices"]) == sorted(np.argsort(-ppl)[:4].tolist())
+
+
+def test_similarity_per_query_is_the_nearest_pool_rows(task_files, tmp_path):
+    record, _ = select(task_files, tmp_path, "similarity", k=3)
+    pool, queries = np.load(task_files["embeddings"]), np.load(task_files["query_embeddings"])
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
+    sims = unit(queries) @ unit(pool).T
+    for q, row in zip(record["queries"], sims):
+        assert q["indices"] == np.argsort(-row)[:3].tolist()  # most similar first
+
+
+def test_eval_row_in_pool_is_a_data_error(task_files, tmp_path):
+    rows = [json.loads(line) for line in open(task_files["pool"])]
+    leaked = json.loads(open(task_files["eval"]).readline())
+    write_jsonl(task_files["pool"], [{**leaked, "id": "p-leak"}] * 1 + rows[1:])
+    pool_ids = [json.loads(line)["id"] for line in open(task_files["pool"])]
+    with pytest.raises(DataError, match="also occurs in the eval split"):
+        icl.select_demos(task_files, tmp_path / "d.json", strategy="random", k=len(pool_ids), seed=0, params={},
+                         eval_limit=None)
+
+
+def test_too_many_shots_names_the_key(task_files, tmp_path):
+    with pytest.raises(ConfigError, match="icl.shots"):
+        select(task_files, tmp_path, "random", k=31)
+
+
+def test_demos_per_row_and_stale_demos(task_files, tmp_path):
+    pool = [json.loads(line) for line in open(task_files["pool"])]
+    rows = [json.loads(line) for line in open(task_files["eval"])]
+    record, _ = select(task_files, tmp_path, "bm25", k=2)
+    demos = icl.demos_per_row(record, pool, rows)
+    assert [[d["id"] for d in ds] for ds in demos] == [q["ids"] for q in record["queries"]]
+    with pytest.raises(DataError, match="do not match the pool"):
+        icl.demos_per_row(record, pool[1:], rows)
+    with pytest.raises(DataError, match="no demonstrations for eval row 'x'"):
+        icl.demos_per_row(record, pool, [{"id": "x"}])
+
+
+# ----------------------------------------------------------------------------- prompts
+
+
+class PlainTokenizer:
+    """No chat template: the qa style ('Q: ... A: ...')."""
+
+    chat_template = None
+    eos_token = "</s>"
+
+    def __call__(self, text, add_special_tokens=False):
+        return type("Enc", (), {"input_ids": text.split()})()
+
+
+def row(family, i, **kw):
+    base = {"id": f"r{i}", "input": f"question {i}", "target": str(i), "meta": {"rationale": f"because {i}"}}
+    if family == "multichoice":
+        base.update(choices=[f"opt{j}" for j in range(5)], target="C")
+    if family == "classification":
+        base.update(choices=["negative", "positive"], target="positive", meta={})
+    return {**base, **kw}
+
+
+def test_math_prompt_shows_rationale_and_final_answer():
+    pc = prompts.prompt_config("math", {"style": "qa"})
+    text = prompts.build_prompt(PlainTokenizer(), pc, row("math", 9), demos=[row("math", 1), row("math", 2, meta={})])
+    assert text == "Q: question 1\nA: because 1\n#### 1\n\nQ: question 2\nA: #### 2\n\nQ: question 9\nA:"
+
+
+def test_bbh_prompt_thinks_step_by_step_with_pool_demos():
+    pc = prompts.prompt_config("bbh")
+    demos = [row("bbh", 1, meta={}, target="True"), row("bbh", 2, target="(B)")]
+    text = prompts.build_prompt(PlainTokenizer(), pc, row("bbh", 9), demos=demos)
+    assert text.startswith("Q: question 1\nA: Let's think step by step. So the answer is True.\n\n")
+    assert "Q: question 2\nA: Let's think step by step. because 2 So the answer is (B).\n\n" in text
+    assert text.endswith("Q: question 9\nA: Let's think step by step.")
+
+
+def test_classification_loglik_prompt_and_options():
+    pc = prompts.prompt_config("classification", {"style": "qa"})
+    demos = [icl.loglik_demo(row("classification", 1, target="negative"), pc, "letter")]
+    text = prompts.build_prompt(PlainTokenizer(), pc, row("classification", 9), demos=demos)
+    assert text == ("Q: question 1\nAnswer with one of: negative, positive.\nA: negative\n\n"
+                    "Q: question 9\nAnswer with one of: negative, positive.\nA:")
+    assert icl.answer_options(row("classification", 9), pc, "letter") == [("negative", "negative"),
+                                                                          ("positive", "positive")]
+
+
+def test_multichoice_loglik_demos_are_bare_letters_or_option_texts():
+    pc = prompts.prompt_config("multichoice", {"style": "qa"})
+    demo = row("multichoice", 1)
+    text = prompts.build_prompt(PlainTokenizer(), pc, row("multichoice", 9), demos=[icl.loglik_demo(demo, pc, "letter")])
+    assert text.startswith("Q: question 1\nAnswer Choices: (A) opt0 (B) opt1 (C) opt2 (D) opt3 (E) opt4\nA: (C)\n\n")
+    assert "because" not in text  # the rationale is not shown: the scored format is the bare answer
+    assert [a for _, a in icl.answer_options(demo, pc, "letter")] == ["(A)", "(B)", "(C)", "(D)", "(E)"]
+    opc = icl.loglik_prompt_config(pc, "option")
+    text = prompts.build_prompt(PlainTokenizer(), opc, row("multichoice", 9), demos=[icl.loglik_demo(demo, opc, "option")])
+    assert "\nA: opt2\n\n" in text
+    assert icl.answer_options(demo, opc, "option")[2] == ("C", "opt2")
+
+
+def test_instruction_prompt_and_fit_drops_the_last_demos():
+    pc = prompts.prompt_config("instruction", {"style": "qa"})
+    demos = [row("instruction", i) for i in range(3)]
+    text, used = icl.fit_prompt(PlainTokenizer(), pc, row("instruction", 9), demos, max_tokens=None)
+    assert "A: because 0 So the answer is 0.\n\n" in text and len(used) == 3
+    short, used = icl.fit_prompt(PlainTokenizer(), pc, row("instruction", 9), demos, max_tokens=20)
+    assert [d["id"] for d in used] == ["r0", "r1"][: len(used)] and len(used) < 3
+    assert len(short.split()) <= 20
+
+
+# ----------------------------------------------------------------------------- the real tiny model
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    if not (MODEL / "config.json").is_file():
+        pytest.skip(f"{MODEL} is missing: snakemake -c2 results/models/smollm2-135m")
+    from algrid import models
+
+    models.set_threads(2)
+    return models.load_model(MODEL), models.load_tokenizer(MODEL)
+
+
+def test_choice_nll_equals_sequence_nll_and_prediction_is_a_choice(tiny):
+    model, tok = tiny
+    pc = prompts.prompt_config("classification")
+    demos = [row("classification", 1, input="A wonderful, moving film.", target="positive"),
+             row("classification", 2, input="Dull and far too long.", target="negative")]
+    rows = [row("classification", 3, input="Brilliant acting, I loved it."),
+            row("classification", 4, input="A boring mess.", target="negative")]
+    texts = [prompts.build_prompt(tok, pc, r, demos=demos) for r in rows]
+    conts = [["negative", "positive", "neutral verdict"]] * 2
+    fast = generation.choice_nll(model, tok, texts, conts)
+    direct = generation.sequence_nll(model, tok, [c for cs in conts for c in cs],
+                                     prefixes=[t for t in texts for _ in range(3)])
+    for got, want in zip([v for vs in fast for v in vs], direct):
+        assert got[1] == want[1] and got[0] == pytest.approx(want[0], rel=1e-3, abs=1e-3)
+    records = icl.predict_loglik(model, tok, rows, [demos, demos], pc, metric="label")
+    for rec, values in zip(records, fast):
+        assert rec["pred"] in ("negative", "positive") and rec["demo_ids"] == ["r1", "r2"]
+        means = [s / n for s, n in values[:2]]
+        assert rec["pred"] == ["negative", "positive"][int(np.argmin(means))]
+        assert rec["nll"][rec["pred"]] == pytest.approx(min(means), abs=1e-5)
+        assert rec["correct"] == (rec["pred"] == rec["target"])
+
+
+def test_multichoice_loglik_on_the_tiny_model(tiny):
+    model, tok = tiny
+    pc = prompts.prompt_config("multichoice")
+    demos = [row("multichoice", 1, input="Where do fish live?", choices=["sky", "desk", "water"], target="C")]
+    rows = [row("multichoice", 2, input="What do bees make?", choices=["honey", "steel", "glass"], target="A")]
+    for mode in ("letter", "option"):
+        rec = icl.predict_loglik(model, tok, rows, [demos], pc, metric="choice", choice_text=mode,
+                                 loglik_norm="sum")[0]
+        assert rec["pred"] in "ABC" and set(rec["nll"]) == {"A", "B", "C"}
+        assert rec["nll"][rec["pred"]] == min(rec["nll"].values())
+
+
+def test_generate_shared_equals_plain_generation(tiny):
+    model, tok = tiny
+    pc = prompts.prompt_config("math")
+    demos = [row("math", i, input=f"What is {i} plus {i}?", target=str(2 * i), meta={}) for i in range(1, 9)]
+    texts = [prompts.build_prompt(tok, pc, row("math", 9, input=q), demos=demos)
+             for q in ("What is 3 plus 4?", "What is ten minus two, in digits?")]
+    assert generation.shared_prefix_length([tok(t, add_special_tokens=False).input_ids for t in texts]) >= 32
+    fast = generation.generate_shared(model, tok, texts, max_new_tokens=5)
+    assert fast == generation.generate(model, tok, texts, max_new_tokens=5)
+
+
+def test_judge_parses_ratings_and_runs_on_two_examples(tiny):
+    assert [judge.parse_rating(t) for t in ("8", "Rating: 10/10", "I'd say 7.", "0", "3.5 stars", "none")] == \
+        [8, 10, 7, None, None, None]
+    model, tok = tiny
+    judged = judge.judge_rows(model, tok, ["What is 2+2?", "Capital of France?"], ["4", "Paris"], ["4", "Berlin"],
+                              max_new_tokens=4)
+    assert len(judged) == 2
+    for j in judged:
+        assert isinstance(j["output"], str) and (j["rating"] is None or 1 <= j["rating"] <= 10)
+
+
+# ----------------------------------------------------------------------------- scoring, summary, final_metrics
+
+
+def identity(strategy, seed):
+    return {"family": "icl", "task": "sst2", "model": "m", "strategy": strategy, "shots": 8, "seed": seed,
+            "eval_task": "sst2"}
+
+
+def test_score_summary_and_final_metrics(tmp_path):
+    files = []
+    for strategy in ("random", "similarity"):
+        for seed, n_ok in enumerate((3, 4, 2)):
+            preds = tmp_path / f"{strategy}{seed}.jsonl"
+            write_jsonl(preds, [{"id": f"e{i}", "target": "positive", "pred": "positive" if i < n_ok else "negative",
+                                 "output": "x", "demo_ids": [f"p{i}"]} for i in range(5)])
+            judged = tmp_path / f"{strategy}{seed}.judge.jsonl"
+            write_jsonl(judged, [{"id": "e0", "rating": 6}, {"id": "e1", "rating": None}])
+            out = tmp_path / f"{strategy}{seed}.json"
+            result = icl.score_file(preds, out, metric="label", identity=identity(strategy, seed),
+                                    judgments_path=judged if strategy == "similarity" else None)
+            files.append(out)
+    assert result["accuracy"] == 0.4 and result["n_total"] == 5 and "macro_f1" in result
+    assert result["shots"] == 8 and result["judge_score"] == 6 and result["judge_n_unparsed"] == 1
+    assert result["n_distinct_demos"] == 5
+    summary = icl.summarize(files, tmp_path / "summary.csv")
+    assert list(summary.strategy) == ["random", "similarity"] and (summary.n_seeds == 3).all()
+    acc = [0.6, 0.8, 0.4]
+    assert summary.accuracy_mean[0] == pytest.approx(np.mean(acc))
+    assert summary.accuracy_ci_low[0] < np.mean(acc) < summary.accuracy_ci_high[0]
+    assert summary.diff_vs_random[1] == pytest.approx(0)
+    assert summary.judge_score_mean[1] == 6 and np.isnan(summary.judge_score_mean[0])
+    assert summary.macro_f1_mean.notna().all() and (summary.n_total == 5).all()
+    finetune = tmp_path / "ft.json"
+    write_json(finetune, {"family": "finetune", "task": "sst2", "model": "m", "preset": "tiny", "strategy": "random",
+                          "budget": 16, "rounds": 1, "seed": 0, "round": 1, "n_labels": 16, "eval_task": "sst2",
+                          "metric": "label", "accuracy": 0.5, "n_correct": 1, "n_total": 2, "n_unparsed": 0})
+    frame = aggregate([finetune, *files], tmp_path / "final.csv", tmp_path / "final.json", tmp_path / "s.csv")
+    csv = pd.read_csv(tmp_path / "final.csv")
+    assert "shots" in csv and csv[csv.family == "finetune"].shots.isna().all()
+    assert (csv[csv.family == "icl"].shots == 8).all() and len(frame) == 7
+    assert icl.summarize([], tmp_path / "empty.csv").empty
+
+
+# ----------------------------------------------------------------------------- grid helpers
+
+
+def test_icl_grid_helpers():
+    common = load_common()
+    config = full_config({"icl": {"tasks": ["sst2"], "strategies": ["random", "perplexity_high", "similarity"],
+                                  "shots": [4, 8], "seeds": [0, 1], "judge": "smollm2-135m",
+                                  "categories": {"math": ["addsub", "svamp"], "multichoice": ["aqua"]}}})
+    files = common.icl_metric_files(config)
+    assert len(files) == 3 * 2 * 2
+    assert "results/icl/sst2/smollm2-135m/perplexity_high/k8/seed1/metrics.json" in files
+    assert len(common.icl_metric_files(config, "math")) == 2 * 12
+    everything = common.icl_tasks(config, "all_tasks")
+    assert everything[:2] == ["sst2", "agnews"] and "addsub" in everything and len(everything) == len(set(everything))
+    w = Wildcards(task="sst2", model="smollm2-135m", strategy="similarity", shots="8", seed="1")
+    assert common.icl_select_inputs(w, config) == {
+        "pool": "results/data/sst2/pool.jsonl", "eval": "results/data/sst2/eval.jsonl",
+        "embeddings": "results/embeddings/sst2/minilm-l6.npy",
+        "query_embeddings": "results/embeddings/sst2/minilm-l6.eval.npy"}
+    w_ppl = Wildcards(w, strategy="perplexity_high")
+    assert set(common.icl_select_inputs(w_ppl, config)) == {"pool", "eval", "scores"}
+    assert common.icl_select_inputs(w_ppl, config)["scores"] == "results/scores/sst2/smollm2-135m/base.parquet"
+    assert set(common.icl_select_inputs(Wildcards(w, strategy="random"), config)) == {"pool", "eval"}
+    assert common.icl_identity(w) == {"family": "icl", "task": "sst2", "model": "smollm2-135m",
+                                      "strategy": "similarity", "shots": 8, "seed": 1, "eval_task": "sst2"}
+    assert common.icl_judge(w, config) is None  # sst2's answers are labels, not text
+    flan = Wildcards(w, task="flan-cot-creak")
+    assert common.icl_judge(flan, config) == "smollm2-135m"
+    assert set(common.icl_score_inputs(flan, config)) == {"predictions", "judgments"}
+    params = common.icl_predict_params(w, config)
+    assert params["family"] == "classification" and params["predict_by"] == "loglik" and params["eval_limit"] == 8
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"tasks": ["nope"]}, "icl.tasks"),
+    ({"models": ["gpt-9"]}, "icl.models"),
+    ({"judge": "gpt-9"}, "icl.judge"),
+    ({"strategies": ["psychic"]}, "strategies"),
+    ({"embedder": "nope"}, "icl.embedder"),
+    ({"categories": {"math": ["nope"]}}, "icl.categories.math"),
+    ({"tasks": ["gsm-symbolic"], "shots": [500]}, "icl.shots"),
+])
+def test_check_icl_config_names_the_key(change, key):
+    common = load_common()
+    with pytest.raises(ConfigError, match=re.escape(f"'{key}")):
+        common.check_icl_config(full_config({"icl": change}))
+
+
+# ----------------------------------------------------------------------------- dry runs
+
+
+def dry_run(tmp_path, target, *configfiles) -> dict[str, int]:
+    if not DATA_ROOT.is_dir():
+        pytest.skip(f"real data not found at {DATA_ROOT} (set ALGRID_DATA_ROOT)")
+    (tmp_path / "config").symlink_to(REPO / "config")
+    cmd = [str(Path(sys.executable).parent / "snakemake"), target, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+           "-n", "--quiet", "rules"]
+    cmd += ["--configfile", *map(str, configfiles)]  # one option: a repeated --configfile keeps only the last
+    env = {**os.environ, "ALGRID_DATA_ROOT": str(DATA_ROOT), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    table = (proc.stdout + proc.stderr).split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+
+
+def test_dry_run_classification_plans_the_icl_cpu_grid(tmp_path):
+    jobs = dry_run(tmp_path, "classification", ICL_CPU)
+    grid = yaml.safe_load(ICL_CPU.read_text())["icl"]
+    runs = len(grid["categories"]["classification"]) * len(grid["strategies"]) * len(grid["seeds"])
+    assert runs == 12  # sst2 x 4 strategies x 3 seeds
+    assert jobs["icl_select"] == jobs["icl_predict"] == jobs["icl_score"] == runs
+    # shared inputs once per task: base-model scores (perplexity_high), pool and eval embeddings (kmeans, similarity)
+    assert jobs["score_pool_base"] == jobs["embed_pool"] == jobs["embed_eval"] == jobs["prepare_dataset"] == 1
+    assert jobs["icl_category_summary"] == 1 and "icl_judge" not in jobs and "train_adapter" not in jobs
+
+
+def test_dry_run_all_tasks_with_a_judge(tmp_path):
+    judged = tmp_path / "judged.yaml"
+    judged.write_text(yaml.safe_dump({"icl": {"judge": "smollm2-135m",
+                                              "categories": {"instruction": ["flan-cot-creak"]}}}))
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    jobs = dry_run(wd, "all_tasks", ICL_CPU, judged)
+    tasks = full_config(yaml.safe_load(ICL_CPU.read_text()), yaml.safe_load(judged.read_text()))["icl"]["categories"]
+    n_tasks = len({t for ts in tasks.values() for t in ts})
+    assert jobs["icl_predict"] == n_tasks * 4 * 3 and jobs["prepare_dataset"] == n_tasks
+    assert jobs["icl_judge"] == 4 * 3  # only the free-text task is judged
+    assert jobs["icl_category_summary"] == 1 and jobs["prepare_model"] == 1

@@ -121,6 +121,40 @@ use rule icl_summary as icl_category_summary with:
         category="|".join([*ICL_CATEGORIES, ICL_ALL]),
 
 
+rule plot_icl:
+    input:
+        "results/icl_summary.csv",
+    output:
+        report(
+            "results/plots/icl_accuracy.png",
+            caption="../resources/report/icl_accuracy.rst",
+            category="In-context learning",
+            labels={"figure": "icl accuracy"},
+        ),
+    log:
+        "results/logs/plot_icl.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/plot_icl.py"
+
+
+use rule plot_icl as plot_icl_category with:
+    input:
+        "results/icl_summary/{category}.csv",
+    output:
+        report(
+            "results/plots/icl/{category}.png",
+            caption="../resources/report/icl_accuracy.rst",
+            category="In-context learning",
+            labels={"figure": "icl accuracy: {category}"},
+        ),
+    log:
+        "results/logs/plot_icl/{category}.log",
+    wildcard_constraints:
+        category="|".join([*ICL_CATEGORIES, ICL_ALL]),
+
+
 # Targets: seed 000's batch scripts (one per task category), over icl.models x strategies x shots x seeds.
 
 
@@ -128,39 +162,46 @@ rule icl:
     input:
         icl_metric_files(config),
         "results/icl_summary.csv",
+        "results/plots/icl_accuracy.png",
 
 
 rule classification:
     input:
         icl_metric_files(config, "classification"),
         "results/icl_summary/classification.csv",
+        "results/plots/icl/classification.png",
 
 
 rule multichoice:
     input:
         icl_metric_files(config, "multichoice"),
         "results/icl_summary/multichoice.csv",
+        "results/plots/icl/multichoice.png",
 
 
 rule commonsense:
     input:
         icl_metric_files(config, "commonsense"),
         "results/icl_summary/commonsense.csv",
+        "results/plots/icl/commonsense.png",
 
 
 rule math:
     input:
         icl_metric_files(config, "math"),
         "results/icl_summary/math.csv",
+        "results/plots/icl/math.png",
 
 
 rule instruction:
     input:
         icl_metric_files(config, "instruction"),
         "results/icl_summary/instruction.csv",
+        "results/plots/icl/instruction.png",
 
 
 rule all_tasks:
     input:
         icl_metric_files(config, ICL_ALL),
         "results/icl_summary/all_tasks.csv",
+        "results/plots/icl/all_tasks.png",

@@ -227,17 +227,16 @@ def tiny():
         pytest.skip(f"{MODEL} is missing: snakemake -c2 results/models/smollm2-135m")
     from algrid import models
 
-    models.set_threads(2)
+    models.set_threads(1)  # one thread: fast for small inputs, and no stalls when the CPU is shared
     return models.load_model(MODEL), models.load_tokenizer(MODEL)
 
 
 def test_choice_nll_equals_sequence_nll_and_prediction_is_a_choice(tiny):
     model, tok = tiny
     pc = prompts.prompt_config("classification")
-    demos = [row("classification", 1, input="A wonderful, moving film.", target="positive"),
-             row("classification", 2, input="Dull and far too long.", target="negative")]
-    rows = [row("classification", 3, input="Brilliant acting, I loved it."),
-            row("classification", 4, input="A boring mess.", target="negative")]
+    demos = [row("classification", 1, input="Wonderful.", target="positive"),
+             row("classification", 2, input="Dull.", target="negative")]
+    rows = [row("classification", 3, input="Brilliant."), row("classification", 4, input="Boring.", target="negative")]
     texts = [prompts.build_prompt(tok, pc, r, demos=demos) for r in rows]
     conts = [["negative", "positive", "neutral verdict"]] * 2
     fast = generation.choice_nll(model, tok, texts, conts)
@@ -269,12 +268,12 @@ def test_multichoice_loglik_on_the_tiny_model(tiny):
 def test_generate_shared_equals_plain_generation(tiny):
     model, tok = tiny
     pc = prompts.prompt_config("math")
-    demos = [row("math", i, input=f"What is {i} plus {i}?", target=str(2 * i), meta={}) for i in range(1, 9)]
+    demos = [row("math", i, input=f"What is {i} plus {i}?", target=str(2 * i), meta={}) for i in (1, 2)]
     texts = [prompts.build_prompt(tok, pc, row("math", 9, input=q), demos=demos)
              for q in ("What is 3 plus 4?", "What is ten minus two, in digits?")]
     assert generation.shared_prefix_length([tok(t, add_special_tokens=False).input_ids for t in texts]) >= 32
-    fast = generation.generate_shared(model, tok, texts, max_new_tokens=5)
-    assert fast == generation.generate(model, tok, texts, max_new_tokens=5)
+    fast = generation.generate_shared(model, tok, texts, max_new_tokens=4)
+    assert fast == generation.generate(model, tok, texts, max_new_tokens=4)
 
 
 def test_judge_parses_ratings_and_runs_on_two_examples(tiny):
@@ -329,6 +328,9 @@ def test_score_summary_and_final_metrics(tmp_path):
     assert "shots" in csv and csv[csv.family == "finetune"].shots.isna().all()
     assert (csv[csv.family == "icl"].shots == 8).all() and len(frame) == 7
     assert icl.summarize([], tmp_path / "empty.csv").empty
+    for name in ("summary", "empty"):
+        icl.plot_summary(tmp_path / f"{name}.csv", tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").stat().st_size > 5000
 
 
 # ----------------------------------------------------------------------------- grid helpers
@@ -361,7 +363,7 @@ def test_icl_grid_helpers():
     assert common.icl_judge(flan, config) == "smollm2-135m"
     assert set(common.icl_score_inputs(flan, config)) == {"predictions", "judgments"}
     params = common.icl_predict_params(w, config)
-    assert params["family"] == "classification" and params["predict_by"] == "loglik" and params["eval_limit"] == 8
+    assert params["family"] == "classification" and params["predict_by"] == "loglik" and params["eval_limit"] == 6
 
 
 @pytest.mark.parametrize("change, key", [
@@ -419,3 +421,15 @@ def test_dry_run_all_tasks_with_a_judge(tmp_path):
     assert jobs["icl_predict"] == n_tasks * 4 * 3 and jobs["prepare_dataset"] == n_tasks
     assert jobs["icl_judge"] == 4 * 3  # only the free-text task is judged
     assert jobs["icl_category_summary"] == 1 and jobs["prepare_model"] == 1
+
+
+def test_dry_run_paper_scale_activellm_grid(tmp_path):
+    config = REPO / "config" / "experiments" / "icl_activellm.yaml"
+    jobs = dry_run(tmp_path, "all_tasks", config)
+    grid = yaml.safe_load(config.read_text())["icl"]
+    tasks = {t for ts in grid["categories"].values() for t in ts}
+    runs = len(tasks) * len(grid["models"]) * len(grid["strategies"]) * len(grid["seeds"])
+    assert jobs["icl_predict"] == jobs["icl_select"] == runs == 17 * 2 * 4 * 3
+    assert jobs["icl_judge"] == 7 * 2 * 4 * 3  # the Flan CoT tasks
+    assert jobs["prepare_model"] == 2 and jobs["score_pool_base"] == 17 * 2 and jobs["embed_eval"] == 17
+    assert "train_adapter" not in jobs

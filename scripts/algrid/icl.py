@@ -327,3 +327,35 @@ def summarize(metric_files, out_path):
         summary.to_csv(tmp, index=False)
     log.info("%d cells over %d metrics files -> %s", len(summary), len(frame), out_path)
     return summary
+
+
+def plot_summary(summary_path, out_path) -> None:
+    """Accuracy per strategy with its 95% interval over seeds: one panel per task, a group of bars per shots."""
+    import matplotlib
+    import pandas as pd
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frame = pd.read_csv(summary_path)
+    tasks = sorted(frame.task.unique()) if len(frame) else ["(no runs)"]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(max(4.0, 1.2 * frame.strategy.nunique() + 2) * len(tasks)
+                                                     if len(frame) else 4.0, 3.8), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        sub = frame[frame.task == task].sort_values(["model", "shots", "strategy"])
+        labels = [f"{r.strategy}\nk={r.shots}" + (f"\n{r.model}" if frame.model.nunique() > 1 else "")
+                  for r in sub.itertuples()]
+        x = range(len(sub))
+        low = (sub.accuracy_mean - sub.accuracy_ci_low).clip(lower=0)
+        high = (sub.accuracy_ci_high - sub.accuracy_mean).clip(lower=0)
+        ax.bar(x, sub.accuracy_mean, yerr=[low, high], capsize=4, color="tab:blue", alpha=0.8)
+        ax.set_xticks(list(x), labels, fontsize=8)
+        n = int(sub.n_seeds.max()) if len(sub) else 0
+        seeds = f", {n} seed{'s' if n > 1 else ''}" if n else ""
+        ax.set(title=f"{task}{seeds}", ylabel="accuracy", ylim=(0, 1))
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(out_path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    log.info("wrote %s", out_path)

@@ -35,8 +35,8 @@ def workdir(path: Path) -> Path:
 
 def snakemake(wd: Path, *args, configfiles=(TINY,), check=True) -> subprocess.CompletedProcess:
     cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(wd)]
-    for f in configfiles:
-        cmd += ["--configfile", str(f)]
+    if configfiles:  # one flag with several files: a repeated --configfile replaces the earlier ones
+        cmd += ["--configfile", *map(str, configfiles)]
     env = {**os.environ, "ALGRID_DATA_ROOT": str(DATA_ROOT), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(cmd + list(args), capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:

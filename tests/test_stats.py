@@ -37,3 +37,10 @@ def test_every_seed_row_carries_its_cell_statistics():
     f = frame([cell("random", 0, 0.2), cell("random", 1, 0.4)])
     merged = stats.with_seed_statistics(f, stats.summarise(f))
     assert len(merged) == 2 and list(merged.accuracy_mean) == pytest.approx([0.3, 0.3])
+
+
+def test_an_all_empty_key_column_keeps_its_type():
+    f = frame([cell("random", 0, 0.2), cell("random", 1, 0.4)])
+    f["shots"] = pd.Series([None, None], dtype="Int64")  # finetune rows have no shots
+    merged = stats.with_seed_statistics(f, stats.summarise(f))
+    assert list(merged.n_seeds) == [2, 2]

@@ -28,7 +28,7 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
         if cell.get("strategy") not in ("random", "base"):
             row["diff_vs_random"], row["p_vs_random"] = _versus_random(frame, keys, cell, group)
         rows.append(row)
-    return pd.DataFrame(rows, columns=keys + STAT_COLUMNS)
+    return pd.DataFrame(rows, columns=keys + STAT_COLUMNS).astype(frame[keys].dtypes.to_dict())
 
 
 def _versus_random(frame, keys, cell, group):

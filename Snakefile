@@ -2,6 +2,7 @@
 # This file only sets up: config, validation, includes and the default target.
 import sys
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("8.0")
@@ -12,14 +13,14 @@ configfile: "config/tasks.yaml"
 configfile: "config/config.yaml"
 
 
-validate(config, "config/schema.yaml", set_default=False)
-
-
 include: "rules/common.smk"
 
 
 try:
+    validate(config, "config/schema.yaml", set_default=False)
     check_config(config)
+except WorkflowError:
+    sys.exit(f"algrid: {schema_error(config, f'{workflow.basedir}/config/schema.yaml')}")
 except AlgridError as err:
     sys.exit(f"algrid: {err}")
 
@@ -49,6 +50,7 @@ include: "rules/train.smk"
 include: "rules/predict.smk"
 include: "rules/icl.smk"
 include: "rules/metrics.smk"
+include: "rules/diagnostics.smk"
 include: "rules/report.smk"
 
 
@@ -57,3 +59,5 @@ rule all:
     input:
         "results/final_metrics.csv",
         "results/plots/learning_curve.png",
+        "results/selection_diagnostics.csv",
+        "results/plots/selection_vs_rounds.png",

@@ -33,6 +33,7 @@ def test_bad_config_is_one_clear_line(tmp_path, overrides, expected):
 
 
 def test_missing_local_file_is_named(tmp_path):
+    (tmp_path / "e.jsonl").write_text('{"input": "1+1?", "target": "2"}\n')
     task = {"family": "math", "metric": "numeric",
             "splits": {"pool": {"path": str(tmp_path / "missing.jsonl")}, "eval": {"path": str(tmp_path / "e.jsonl")}}}
     line = dry_run_error(tmp_path, {"tasks": {"local-math": task}, "finetune": {"tasks": ["local-math"]}})

@@ -1,9 +1,9 @@
 """An LLM judge of free-text answers: a model rates an answer 1-10 against the reference answer.
 
 The judge sees the question, the reference (the task's target in the demonstrations' answer
-format, with its rationale where the data has one) and the answer, and is asked for a number
-only. The rating is the first whole number from 1 to 10 in its reply; anything else is
-unparsed (rating None) and left out of the mean.
+format, with its rationale where the data has one) and the answer, is asked for a number only,
+and its reply is started for it with "Rating:". The rating is the first whole number from 1 to
+10 in the reply; anything else is unparsed (rating None) and left out of the mean.
 """
 
 import logging
@@ -26,9 +26,9 @@ _RATING = re.compile(r"(?<![\d.])(10|[1-9])(?![\d.]\d)")
 
 def judge_prompt(tokenizer, question: str, reference: str, answer: str) -> str:
     text = INSTRUCTION.format(question=question.strip(), reference=reference.strip(), answer=answer.strip() or "(empty)")
-    if getattr(tokenizer, "chat_template", None) is not None:
+    if getattr(tokenizer, "chat_template", None) is not None:  # the reply starts "Rating:", the model adds the number
         return tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
-                                             add_generation_prompt=True)
+                                             add_generation_prompt=True) + "Rating:"
     return text + "\nRating:"
 
 

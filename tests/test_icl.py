@@ -363,7 +363,7 @@ def test_icl_grid_helpers():
     assert common.icl_judge(flan, config) == "smollm2-135m"
     assert set(common.icl_score_inputs(flan, config)) == {"predictions", "judgments"}
     params = common.icl_predict_params(w, config)
-    assert params["family"] == "classification" and params["predict_by"] == "loglik" and params["eval_limit"] == 6
+    assert params["family"] == "classification" and params["predict_by"] == "loglik" and params["eval_limit"] == 4
 
 
 @pytest.mark.parametrize("change, key", [

@@ -11,8 +11,9 @@ log = logging.getLogger(__name__)
 def predict_rows(model, tokenizer, rows, demos, pc: dict, *, metric: str, max_new_tokens: int, batch_size: int,
                  prefix: str | None = None) -> list[dict]:
     texts = [prompts.build_prompt(tokenizer, pc, r, demos=demos, prefix=prefix) for r in rows]
-    outputs = generation.generate(model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                                  desc="predict")
+    # the fixed few-shot prefix (or BBH's CoT prompt) is shared by every prompt: computed once, KV-cached
+    outputs = generation.generate_shared(model, tokenizer, texts, max_new_tokens=max_new_tokens,
+                                         batch_size=batch_size, desc="predict")
     records = []
     for row, out in zip(rows, outputs):
         text = prompts.cut_output(out, pc)

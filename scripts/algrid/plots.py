@@ -53,8 +53,8 @@ def selection_vs_rounds(diagnostics_csv, metrics_csv, out_path) -> None:
     metrics = pd.read_csv(metrics_csv)
     metrics = metrics[(metrics.family == "finetune") & (metrics["round"] == metrics["rounds"]) & (metrics["round"] > 0)]
     acc = metrics.groupby(["strategy", "rounds", "budget", "seed"]).accuracy.mean().reset_index()
-    panels = [(final, "mean_pairwise_cosine_distance_cumulative", "diversity (mean pairwise cosine distance)"),
-              (final, "coverage", "coverage (mean distance to nearest pick; lower = better)"),
+    panels = [(final, "mean_pairwise_cosine_distance_cumulative", "diversity (mean pairwise cos. dist.)"),
+              (final, "coverage", "coverage distance (lower = better)"),
               (acc, "accuracy", "final-round accuracy")]
     budgets = sorted(final.budget.unique())
     fig, axes = plt.subplots(len(budgets), 3, figsize=(15, 3.8 * len(budgets)), squeeze=False)

@@ -38,6 +38,7 @@ import numpy as np
 from . import generation, metrics, models, prompts, strategies
 from .errors import ConfigError, DataError
 from .io import atomic_path, read_json, read_jsonl, write_json, write_jsonl
+from .predict import to_records
 
 log = logging.getLogger(__name__)
 
@@ -235,14 +236,7 @@ def predict_generate(model, tokenizer, rows, demos, pc: dict, *, metric: str, ma
     else:
         outputs = generation.generate(model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=batch_size,
                                       desc="predict (generate)")
-    records = []
-    for row, used, out in zip(rows, shown, outputs):
-        text = prompts.cut_output(out, pc)
-        pred = metrics.extract_answer(text, metric, row.get("choices"))
-        records.append({"id": row["id"], "target": row["target"], "pred": pred,
-                        "correct": metrics.is_correct(pred, str(row["target"]), metric), "output": text,
-                        "demo_ids": [d["id"] for d in used]})
-    return records
+    return to_records(rows, outputs, shown, pc, metric)
 
 
 def check_options(*, predict_by: str, loglik_norm: str, choice_text: str) -> None:

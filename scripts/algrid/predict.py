@@ -14,12 +14,17 @@ def predict_rows(model, tokenizer, rows, demos, pc: dict, *, metric: str, max_ne
     # the fixed few-shot prefix (or BBH's CoT prompt) is shared by every prompt: computed once, KV-cached
     outputs = generation.generate_shared(model, tokenizer, texts, max_new_tokens=max_new_tokens,
                                          batch_size=batch_size, desc="predict")
+    return to_records(rows, outputs, [demos] * len(rows), pc, metric)
+
+
+def to_records(rows, outputs, demos_per_row, pc: dict, metric: str) -> list[dict]:
+    """One prediction record per eval row: the cut output, the parsed answer, correctness, demonstration ids."""
     records = []
-    for row, out in zip(rows, outputs):
+    for row, out, demos in zip(rows, outputs, demos_per_row):
         text = prompts.cut_output(out, pc)
         pred = metrics.extract_answer(text, metric, row.get("choices"))
         records.append({"id": row["id"], "target": row["target"], "pred": pred,
-                        "correct": metrics.is_correct(pred, row["target"], metric), "output": text,
+                        "correct": metrics.is_correct(pred, str(row["target"]), metric), "output": text,
                         "demo_ids": [d["id"] for d in demos]})
     return records
 

@@ -66,7 +66,8 @@ def build_prompt(tokenizer, pc: dict, row: dict, demos=(), prefix: str | None = 
     if pc["system"]:
         parts.insert(0, pc["system"] + "\n\n")
     for d in demos:
-        parts.append(f"Q: {format_question(d, pc)}\nA: {lead} {format_answer(d, pc)}".replace("A:  ", "A: ") + "\n\n")
+        answer = f"{lead} {format_answer(d, pc)}" if lead else format_answer(d, pc)
+        parts.append(f"Q: {format_question(d, pc)}\nA: {answer}\n\n")
     parts.append(f"Q: {format_question(row, pc)}\nA:" + (f" {lead}" if lead else ""))
     return "".join(parts)
 

@@ -10,7 +10,12 @@ sys.path.insert(0, f"{workflow.basedir}/scripts")
 
 
 configfile: "config/tasks.yaml"
-configfile: "config/config.yaml"
+configfile: "config/defaults.yaml"
+
+
+if not workflow.overwrite_configfiles:  # the default grid, unless --configfile names the grid to run
+
+    configfile: "config/config.yaml"
 
 
 include: "rules/common.smk"
@@ -57,7 +62,4 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        "results/final_metrics.csv",
-        "results/plots/learning_curve.png",
-        "results/selection_diagnostics.csv",
-        "results/plots/selection_vs_rounds.png",
+        default_targets(config),

@@ -206,6 +206,23 @@ def check_config(config) -> None:
     check_icl_config(config)
 
 
+def default_targets(config) -> list[str]:
+    """What `snakemake` with no target builds: each family's tables and plots, for the families the grid has."""
+    targets = []
+    if finetune_cells(config):
+        targets += [
+            "results/final_metrics.csv",
+            "results/plots/learning_curve.png",
+            "results/selection_diagnostics.csv",
+            "results/plots/selection_vs_rounds.png",
+        ]
+    if icl_cells(config):
+        targets += ["results/final_metrics.csv", "results/icl_summary.csv", "results/plots/icl_accuracy.png"]
+    if not targets:
+        raise ConfigError("finetune, icl", "the grid is empty: no finetune cells and no icl tasks to run")
+    return list(dict.fromkeys(targets))
+
+
 def schema_error(config, schema_path) -> str:
     """The most relevant JSON-schema violation as one line naming the config key."""
     import jsonschema

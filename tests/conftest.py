@@ -13,6 +13,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests use local models only; never wait on the Hub
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+DEFAULT_GRID = REPO / "config" / "config.yaml"
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 DATA_ROOT = Path(os.environ.get("ALGRID_DATA_ROOT", REPO.parent / "shared" / "data")).resolve()
 
@@ -34,7 +35,7 @@ def workdir(path: Path) -> Path:
     return path
 
 
-def snakemake(wd: Path, *args, configfiles=(TINY,), check=True) -> subprocess.CompletedProcess:
+def snakemake(wd: Path, *args, configfiles=(DEFAULT_GRID, TINY), check=True) -> subprocess.CompletedProcess:
     cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(wd)]
     if configfiles:  # one flag with several files: a repeated --configfile replaces the earlier ones
         cmd += ["--configfile", *map(str, configfiles)]

@@ -3,14 +3,14 @@
 import pytest
 import yaml
 
-from conftest import TINY, snakemake, workdir
+from conftest import DEFAULT_GRID, TINY, snakemake, workdir
 
 
 def dry_run_error(tmp_path, overrides: dict) -> str:
     wd = workdir(tmp_path / "wd")
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(overrides))
-    proc = snakemake(wd, "-n", configfiles=(TINY, bad), check=False)
+    proc = snakemake(wd, "-n", configfiles=(DEFAULT_GRID, TINY, bad), check=False)
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     return proc.stderr.strip().splitlines()[-1]
@@ -49,7 +49,7 @@ def test_malformed_row_names_file_and_line(tmp_path):
                        "eval": {"path": str(pool), "fields": {"input": "question", "target": "answer"}}}}
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"tasks": {"local-math": task}}))
-    proc = snakemake(wd, "-c1", "results/data/local-math/pool.jsonl", configfiles=(TINY, bad), check=False)
+    proc = snakemake(wd, "-c1", "results/data/local-math/pool.jsonl", configfiles=(DEFAULT_GRID, TINY, bad), check=False)
     assert proc.returncode != 0
     assert f"{pool}:2" in proc.stderr
     assert not (wd / "results/data/local-math/pool.jsonl").exists()

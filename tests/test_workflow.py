@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import TINY, planned_jobs, planned_outputs, snakemake, workdir
+from conftest import DEFAULT_GRID, TINY, planned_jobs, planned_outputs, snakemake, workdir
 
 pytestmark = pytest.mark.workflow
 AGGREGATES = {"aggregate", "plot_learning_curve", "selection_diagnostics", "plot_selection", "all"}
@@ -83,7 +83,7 @@ def test_nothing_to_do_after_a_build(built):
 def test_a_strategy_parameter_change_reruns_only_that_strategy(built):
     wd, _ = built
     change = extra_config(wd, "kcenter.yaml", {"strategies": {"kcenter": {"start": "mean"}}})
-    proc = snakemake(wd, "-n", configfiles=(TINY, change))
+    proc = snakemake(wd, "-n", configfiles=(DEFAULT_GRID, TINY, change))
     jobs = planned_jobs(proc)
     assert jobs["select"] == 3 and jobs["train_adapter"] == 3  # kcenter: m=1 round 1, m=2 rounds 1 and 2
     outputs = [o for o in planned_outputs(proc) if "/finetune/" in o]
@@ -93,7 +93,7 @@ def test_a_strategy_parameter_change_reruns_only_that_strategy(built):
 def test_adding_a_seed_plans_only_new_jobs(built):
     wd, _ = built
     change = extra_config(wd, "seed.yaml", {"finetune": {"seeds": [0, 1]}})
-    proc = snakemake(wd, "-n", configfiles=(TINY, change))
+    proc = snakemake(wd, "-n", configfiles=(DEFAULT_GRID, TINY, change))
     jobs = planned_jobs(proc)
     assert set(jobs) - AGGREGATES == {"select", "diagnose_selection", "train_adapter", "predict_round", "score_round",
                                       "score_pool_round"}

@@ -1,0 +1,40 @@
+"""Every experiment config plans exactly the models and tasks it declares: nothing of the default grid leaks in."""
+
+import re
+
+import pytest
+import yaml
+
+from conftest import REPO, snakemake, workdir
+
+EXPERIMENTS = sorted((REPO / "config" / "experiments").glob("*.yaml"))
+
+
+def declared(config: dict) -> tuple[set, set]:
+    ft, icl = config.get("finetune") or {}, config.get("icl") or {}
+    models = set(ft.get("models", [])) | (set(icl.get("models", [])) if icl.get("tasks") else set())
+    if icl.get("judge") and icl.get("tasks"):
+        models.add(icl["judge"])
+    tasks = set(ft.get("tasks", [])) | set(ft.get("eval_tasks", [])) | set(icl.get("tasks", []))
+    return models, tasks
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
+def test_an_experiment_config_plans_what_it_declares(tmp_path, path):
+    models, tasks = declared(yaml.safe_load(path.read_text()))
+    assert tasks, f"{path.name} declares no tasks"
+    proc = snakemake(workdir(tmp_path), "-n", configfiles=(path,))
+    text = proc.stdout + proc.stderr
+    planned_models = set(re.findall(r"results/models/([a-z0-9-]+)", text))
+    planned_tasks = set(re.findall(r"results/data/([a-z0-9-]+)/", text))
+    assert planned_models == models
+    assert planned_tasks == tasks
+
+
+def test_the_default_grid_is_only_planned_without_a_configfile(tmp_path):
+    wd = workdir(tmp_path)
+    default = snakemake(wd, "-n", configfiles=())
+    grid = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    assert all(f"results/data/{t}/" in default.stdout for t in grid["finetune"]["tasks"])
+    icl_only = snakemake(wd, "-n", configfiles=(REPO / "config/experiments/icl_cpu.yaml",))
+    assert "results/finetune/" not in icl_only.stdout + icl_only.stderr

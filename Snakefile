@@ -40,6 +40,7 @@ wildcard_constraints:
     preset=SLUG,
     strategy=STRATEGY,
     embedder=SLUG,
+    split=SLUG,
     budget=r"\d+",
     rounds=r"\d+",
     seed=r"\d+",

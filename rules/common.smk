@@ -8,8 +8,11 @@ import os
 from pathlib import Path
 
 from algrid import strategies
+from algrid.codeversion import code_version
 from algrid.data import check_split_spec, task_split_spec
 from algrid.errors import AlgridError, ConfigError
+from algrid.specs import check_disjoint
+from algrid.tasks import earlier_splits, split_source
 
 SLUG = r"[a-z0-9][a-z0-9-]*"
 STRATEGY = r"[a-z0-9][a-z0-9_]*"  # strategy names are Python module names
@@ -91,11 +94,13 @@ def prompt_files(config, task: str) -> list[str]:
     return [path.replace("{data_root}", data_root(config))] if path else []
 
 
-def task_files(config, task: str) -> list[str]:
-    spec = config["tasks"][task]
-    root = data_root(config)
-    files = [f for split in spec.get("splits", {}).values() for f in local_files(split, root)]
-    return sorted(set(files + prompt_files(config, task)))
+def split_inputs(w, config) -> dict:
+    """A split reads its local files and the earlier splits of its task, whose rows it must not repeat."""
+    _, spec, _ = split_source(config["tasks"][w.task], w.split)
+    return {
+        "files": local_files(spec, data_root(config)),
+        "exclude": [f"results/data/{w.task}/{s}.jsonl" for s in earlier_splits(w.split)],
+    }
 
 
 def select_inputs(w, config) -> dict:
@@ -113,10 +118,11 @@ def select_inputs(w, config) -> dict:
         )
     if "embeddings" in needs:
         inputs["embeddings"] = f"results/embeddings/{w.task}/{ft['embedder']}.npy"
-    if "queries" in needs:  # relevance to the eval inputs: their texts, and embeddings where used
-        inputs["queries"] = [f"results/data/{e}/eval.jsonl" for e in ft["eval_tasks"]]
+    if "queries" in needs:  # relevance to the eval tasks: their target split (never eval), embedded where used
+        split = ft["target_split"]
+        inputs["queries"] = [f"results/data/{e}/{split}.jsonl" for e in ft["eval_tasks"]]
         if "embeddings" in needs:
-            inputs["query_embeddings"] = [f"results/embeddings/{e}/{ft['embedder']}.eval.npy" for e in ft["eval_tasks"]]
+            inputs["query_embeddings"] = [f"results/embeddings/{e}/{ft['embedder']}.{split}.npy" for e in ft["eval_tasks"]]
     return inputs
 
 
@@ -186,6 +192,7 @@ def check_config(config) -> None:
         raise ConfigError("finetune.embedder", f"unknown embedder '{ft.get('embedder')}'")
     for rounds in ft.get("rounds", []):
         round_sizes(1, rounds)
+    check_target_split(config)
     used = set(ft.get("tasks", [])) | set(ft.get("eval_tasks", []))
     for task in sorted(used):
         for split in config["tasks"][task].get("splits", {}):
@@ -221,6 +228,33 @@ def default_targets(config) -> list[str]:
     if not targets:
         raise ConfigError("finetune, icl", "the grid is empty: no finetune cells and no icl tasks to run")
     return list(dict.fromkeys(targets))
+
+
+def check_target_split(config) -> None:
+    """Relevance strategies read the eval tasks' target split: declared, not eval, and provably not eval's rows."""
+    ft = config.get("finetune") or {}
+    if not any("queries" in strategy_needs(s) for s in ft.get("strategies", [])):
+        return
+    split = ft["target_split"]
+    if split in ("eval", "pool", "fewshot"):
+        raise ConfigError(
+            "finetune.target_split", f"'{split}' cannot be the target split; declare e.g. a 'dev' split of each eval task"
+        )
+    for task in ft.get("eval_tasks", []):
+        splits = config["tasks"][task].get("splits", {})
+        if split not in splits:
+            raise ConfigError(
+                f"tasks.{task}.splits",
+                f"no '{split}' split, which finetune.target_split names for the relevance strategies "
+                f"({', '.join(s for s in ft['strategies'] if 'queries' in strategy_needs(s))}); declare one whose "
+                "rows are not eval rows",
+            )
+        check_disjoint(
+            task_split_spec(config["tasks"][task], split),
+            task_split_spec(config["tasks"][task], "eval"),
+            keys=(f"tasks.{task}.splits.{split}", f"tasks.{task}.splits.eval"),
+            data_root=data_root(config),
+        )
 
 
 def schema_error(config, schema_path) -> str:
@@ -315,7 +349,7 @@ def icl_predict_params(w, config) -> dict:
         "family": task["family"],
         "metric": task["metric"],
         "prompt": task.get("prompt", {}),
-        "model": config["models"][w.model],
+        "model": model_load(config, w.model),
         "eval_limit": icl.get("eval_limit"),
         **{k: icl[k] for k in ICL_PREDICT_KEYS},
     }
@@ -379,14 +413,31 @@ def eval_inputs(w, config) -> dict:
     }
 
 
+# Each rule receives only the keys it uses, so a change reruns exactly the jobs it can affect: the model's
+# source reaches only prepare_model (the other rules read its output), training keys only train_adapter.
+MODEL_LOAD_KEYS = {"dtype": "float32", "quantization": "none"}
+TRAIN_KEYS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "lr", "warmup_ratio", "weight_decay", "epochs",
+              "batch_size", "grad_accum", "max_grad_norm", "max_length", "retrain")
+EVAL_KEYS = ("fewshot_k", "max_new_tokens", "eval_batch_size")
+
+
+def model_load(config, model: str) -> dict:
+    """How a prepared model is loaded (dtype, quantization): what model rules other than prepare_model need."""
+    spec = config["models"][model]
+    return {k: spec.get(k, default) for k, default in MODEL_LOAD_KEYS.items()}
+
+
+def train_params(config, preset: str) -> dict:
+    return {k: v for k, v in config["presets"][preset].items() if k in TRAIN_KEYS}
+
+
 def eval_params(w, config) -> dict:
     """Evaluation hyperparameters: the eval task's format and metric, the preset's generation settings."""
     task, preset = config["tasks"][w.eval_task], config["presets"][w.preset]
-    keys = ("fewshot_k", "max_new_tokens", "eval_batch_size")
     return {
         "family": task["family"],
         "metric": task["metric"],
         "prompt": task.get("prompt", {}),
-        "model": config["models"][w.model],
-        **{k: preset[k] for k in keys},
+        "model": model_load(config, w.model),
+        **{k: preset[k] for k in EVAL_KEYS},
     }

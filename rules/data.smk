@@ -9,6 +9,7 @@ rule prepare_model:
         "../envs/model.yaml"
     threads: config["threads"]["model"]
     params:
+        code=code_version("prepare_model"),
         source=lambda w: config["models"][w.model]["source"],
         dtype=lambda w: config["models"][w.model].get("dtype", "float32"),
     script:
@@ -17,17 +18,18 @@ rule prepare_model:
 
 rule prepare_dataset:
     input:
-        lambda w: task_files(config, w.task),
+        unpack(lambda w: split_inputs(w, config)),
     output:
-        pool="results/data/{task}/pool.jsonl",
-        eval="results/data/{task}/eval.jsonl",
-        fewshot="results/data/{task}/fewshot.jsonl",
+        "results/data/{task}/{split}.jsonl",
     log:
-        "results/logs/prepare_dataset/{task}.log",
+        "results/logs/prepare_dataset/{task}/{split}.log",
     conda:
         "../envs/data.yaml"
     params:
-        spec=lambda w: config["tasks"][w.task],
+        code=code_version("prepare_dataset"),
+        spec=lambda w: split_source(config["tasks"][w.task], w.split)[1],
+        first=lambda w: split_source(config["tasks"][w.task], w.split)[2],
+        key=lambda w: f"tasks.{w.task}.splits.{split_source(config['tasks'][w.task], w.split)[0]}",
         data_root=data_root(config),
     script:
         "../scripts/prepare_dataset.py"

@@ -10,6 +10,7 @@ rule diagnose_selection:
     conda:
         "../envs/select.yaml"
     params:
+        code=code_version("diagnose_selection"),
         identity=lambda w: cell_identity(w),
     script:
         "../scripts/diagnose_selection.py"
@@ -29,6 +30,8 @@ rule selection_diagnostics:
         "results/logs/selection_diagnostics.log",
     conda:
         "../envs/data.yaml"
+    params:
+        code=code_version("selection_table"),
     script:
         "../scripts/selection_table.py"
 

@@ -11,18 +11,19 @@ rule embed_pool:
         "../envs/model.yaml"
     threads: config["threads"]["model"]
     params:
+        code=code_version("embed_rows"),
         source=lambda w: config["embedders"][w.embedder]["source"],
         batch_size=lambda w: config["embedders"][w.embedder].get("batch_size", 64),
     script:
         "../scripts/embed_rows.py"
 
 
-use rule embed_pool as embed_eval with:
+use rule embed_pool as embed_split with:
     input:
-        rows="results/data/{task}/eval.jsonl",
+        rows="results/data/{task}/{split}.jsonl",
     output:
-        "results/embeddings/{task}/{embedder}.eval.npy",
+        "results/embeddings/{task}/{embedder}.{split}.npy",
     log:
-        "results/logs/embed_eval/{task}/{embedder}.log",
+        "results/logs/embed_split/{task}/{embedder}.{split}.log",
     benchmark:
-        "results/benchmarks/embed_eval/{task}/{embedder}.tsv"
+        "results/benchmarks/embed_split/{task}/{embedder}.{split}.tsv"

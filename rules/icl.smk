@@ -1,6 +1,6 @@
 # The icl family (seed 000, "ActiveLLM"): per task x model x strategy x shots x seed, choose demonstrations from
 # the task's pool, predict the eval split with them in the prompt (no training), score. Pool scores
-# (score_pool_base) and embeddings (embed_pool, embed_eval) are the shared files the finetune family uses too.
+# (score_pool_base) and embeddings (embed_pool, embed_split) are the shared files the finetune family uses too.
 
 
 rule icl_select:
@@ -15,6 +15,7 @@ rule icl_select:
     conda:
         "../envs/select.yaml"
     params:
+        code=code_version("icl_select"),
         strategy=lambda w: w.strategy,
         k=lambda w: int(w.shots),
         seed=lambda w: int(w.seed),
@@ -42,6 +43,7 @@ rule icl_predict:
     resources:
         gpu=1,
     params:
+        code=code_version("icl_predict"),
         predict=lambda w: icl_predict_params(w, config),
     script:
         "../scripts/icl_predict.py"
@@ -64,10 +66,11 @@ rule icl_judge:
     resources:
         gpu=1,
     params:
+        code=code_version("icl_judge"),
         judge=lambda w: {
             "family": config["tasks"][w.task]["family"],
             "prompt": config["tasks"][w.task].get("prompt", {}),
-            "model": config["models"][icl_judge(w, config)],
+            "model": model_load(config, icl_judge(w, config)),
             "max_new_tokens": 8,
             "batch_size": config["icl"]["batch_size"],
         },
@@ -85,6 +88,7 @@ rule icl_score:
     conda:
         "../envs/data.yaml"
     params:
+        code=code_version("icl_score"),
         metric=lambda w: config["tasks"][w.task]["metric"],
         identity=icl_identity,
         judge=lambda w: icl_judge(w, config),
@@ -106,6 +110,8 @@ rule icl_summary:
         "results/logs/icl_summary.log",
     conda:
         "../envs/data.yaml"
+    params:
+        code=code_version("icl_summary"),
     script:
         "../scripts/icl_summary.py"
 
@@ -135,6 +141,8 @@ rule plot_icl:
         "results/logs/plot_icl.log",
     conda:
         "../envs/data.yaml"
+    params:
+        code=code_version("plot_icl"),
     script:
         "../scripts/plot_icl.py"
 

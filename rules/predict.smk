@@ -14,6 +14,7 @@ rule predict_round:
     resources:
         gpu=1,
     params:
+        code=code_version("predict"),
         eval=lambda w: eval_params(w, config),
     script:
         "../scripts/predict.py"
@@ -40,6 +41,7 @@ rule score_round:
     conda:
         "../envs/data.yaml"
     params:
+        code=code_version("score_predictions"),
         metric=lambda w: config["tasks"][w.eval_task]["metric"],
         identity=lambda w: cell_identity(w),
     script:

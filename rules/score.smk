@@ -14,9 +14,10 @@ rule score_pool_base:
     resources:
         gpu=1,
     params:
+        code=code_version("score_pool"),
         family=lambda w: config["tasks"][w.task]["family"],
         prompt=lambda w: config["tasks"][w.task].get("prompt", {}),
-        model=lambda w: config["models"][w.model],
+        model=lambda w: model_load(config, w.model),
         scoring=config["scoring"],
     script:
         "../scripts/score_pool.py"

@@ -10,6 +10,7 @@ rule select:
     conda:
         "../envs/select.yaml"
     params:
+        code=code_version("select_examples"),
         k=round_k,
         seed=round_seed,
         strategy_params=lambda w: config["strategies"].get(w.strategy, {}),

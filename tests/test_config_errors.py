@@ -53,3 +53,21 @@ def test_malformed_row_names_file_and_line(tmp_path):
     assert proc.returncode != 0
     assert f"{pool}:2" in proc.stderr
     assert not (wd / "results/data/local-math/pool.jsonl").exists()
+
+
+@pytest.mark.parametrize("dev, message", [
+    (None, "config key 'tasks.gsm-symbolic.splits': no 'dev' split"),
+    ({"size": 5, "seed": 2}, "config key 'tasks.gsm-symbolic.splits.dev': may share rows with "
+                             "tasks.gsm-symbolic.splits.eval"),
+])
+def test_relevance_strategies_need_a_target_split_disjoint_from_eval(tmp_path, dev, message):
+    task = {"splits": {"dev": {"source": "package", "package": "reasoning_gym", "dataset": "gsm_symbolic", **(dev or {})}}}
+    overrides = {"finetune": {"strategies": ["random", "similarity"]}}
+    if dev:
+        overrides["tasks"] = {"gsm-symbolic": task}
+    assert message in dry_run_error(tmp_path, overrides)
+
+
+def test_the_eval_split_cannot_be_the_target_split(tmp_path):
+    error = dry_run_error(tmp_path, {"finetune": {"strategies": ["bm25"], "target_split": "eval"}})
+    assert "config key 'finetune.target_split': 'eval' cannot be the target split" in error

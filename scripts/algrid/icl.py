@@ -230,12 +230,9 @@ def predict_generate(model, tokenizer, rows, demos, pc: dict, *, metric: str, ma
         text, used = fit_prompt(tokenizer, pc, row, ds, max_tokens)
         texts.append(text)
         shown.append(used)
-    if cache_prefix:
-        outputs = generation.generate_shared(model, tokenizer, texts, max_new_tokens=max_new_tokens,
-                                             batch_size=batch_size, desc="predict (generate)")
-    else:
-        outputs = generation.generate(model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                                      desc="predict (generate)")
+    run = generation.generate_shared if cache_prefix else generation.generate
+    outputs = run(model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                  stop_strings=prompts.stop_strings(tokenizer, pc), desc="predict (generate)")
     return to_records(rows, outputs, shown, pc, metric)
 
 

@@ -13,7 +13,8 @@ def predict_rows(model, tokenizer, rows, demos, pc: dict, *, metric: str, max_ne
     texts = [prompts.build_prompt(tokenizer, pc, r, demos=demos, prefix=prefix) for r in rows]
     # the fixed few-shot prefix (or BBH's CoT prompt) is shared by every prompt: computed once, KV-cached
     outputs = generation.generate_shared(model, tokenizer, texts, max_new_tokens=max_new_tokens,
-                                         batch_size=batch_size, desc="predict")
+                                         batch_size=batch_size, desc="predict",
+                                         stop_strings=prompts.stop_strings(tokenizer, pc))
     return to_records(rows, outputs, [demos] * len(rows), pc, metric)
 
 

@@ -80,6 +80,11 @@ def training_pair(tokenizer, pc: dict, row: dict) -> tuple[str, str]:
     return prompt, completion + tokenizer.eos_token
 
 
+def stop_strings(tokenizer, pc: dict) -> tuple[str, ...]:
+    """Where an answer ends besides EOS: a plain-completion prompt's next invented question."""
+    return () if uses_chat(tokenizer, pc) else (STOP_QA,)
+
+
 def cut_output(text: str, pc: dict) -> str:
     """Plain-completion outputs run on into a next invented question: keep the first answer."""
     if pc["style"] == "qa" or STOP_QA in text:

@@ -15,7 +15,8 @@ def score_pool(model, tokenizer, rows, pc: dict, *, max_new_tokens: int, batch_s
     """One row per pool item (pool order): answer-token uncertainty of the greedy answer + input perplexity."""
     texts = [prompts.build_prompt(tokenizer, pc, r) for r in rows]
     outputs, stats = generation.generate(model, tokenizer, texts, max_new_tokens=max_new_tokens,
-                                         batch_size=batch_size, with_uncertainty=True, desc="score pool")
+                                         batch_size=batch_size, with_uncertainty=True, desc="score pool",
+                                         stop_strings=prompts.stop_strings(tokenizer, pc))
     ppl = generation.perplexity(model, tokenizer, [r["input"] for r in rows], batch_size=batch_size)
     frame = pd.DataFrame(stats)
     frame.insert(0, "id", [r["id"] for r in rows])

@@ -180,3 +180,33 @@ def check_tasks(tasks: dict, *, key: str = "tasks", data_root: str | os.PathLike
                                  data_root=data_root)
         if "prompt_file" in task and not resolve_path(task["prompt_file"], data_root).is_file():
             raise ConfigError(f"{here}.prompt_file", f"file not found: {resolve_path(task['prompt_file'], data_root)}")
+
+
+def _extents(spec: dict, data_root) -> list[tuple[tuple, int, int | None]]:
+    """(source identity, first row, end row or None) of every source a split spec can read rows from."""
+    if "sources" in spec:
+        return [e for inner in spec["sources"] for e in _extents(inherit(spec, inner) | {
+            k: inner[k] for k in SELECTION_KEYS if k in inner}, data_root)]
+    source = spec.get("source", "local")
+    if source == "local":
+        identity = ("file", str(resolve_path(str(spec["path"]), data_root).resolve()), spec.get("records"))
+    elif source == "package":
+        identity = ("package", spec["package"], spec["dataset"], spec.get("seed", 0))
+    else:
+        identity = ("hf", spec["name"], spec.get("config"), spec["split"])
+    start, end = spec.get("skip", 0), spec.get("size") if source == "package" else None
+    if spec.get("sample", "random") == "first" and spec.get("limit") is not None:
+        end = start + spec["limit"] if end is None else min(end, start + spec["limit"])
+    return [(identity, start, end)]
+
+
+def check_disjoint(a: dict, b: dict, *, keys: tuple[str, str], data_root) -> None:
+    """Fail unless two split specs provably read different source rows: other files, generator seeds or
+    datasets, or non-overlapping row ranges (``sample: first`` with skip/limit) of the same source."""
+    for ida, start_a, end_a in _extents(a, data_root):
+        for idb, start_b, end_b in _extents(b, data_root):
+            apart = (end_a is not None and end_a <= start_b) or (end_b is not None and end_b <= start_a)
+            if ida == idb and not apart:
+                raise ConfigError(keys[0], f"may share rows with {keys[1]} (both read {ida[1]}, rows "
+                                  f"{start_a}..{end_a or 'end'} and {start_b}..{end_b or 'end'}); read another file "
+                                  "or generator seed, or disjoint row ranges (skip/limit with sample: first)")

@@ -403,13 +403,18 @@ def check_icl_config(config) -> None:
                 raise ConfigError("icl.shots", f"{shots} shots but the pool of task '{task}' has at most {size} rows")
 
 
+def eval_tasks(config) -> list[str]:
+    return list((config.get("finetune") or {}).get("eval_tasks", []))
+
+
 def eval_inputs(w, config) -> dict:
-    """What evaluating a model on an eval task reads: the model, eval rows, few-shot rows or a CoT prompt file."""
+    """What evaluating a model on every eval task reads: the model, eval rows, few-shot rows, CoT prompt files."""
+    tasks = eval_tasks(config)
     return {
         "model": f"results/models/{w.model}",
-        "eval": f"results/data/{w.eval_task}/eval.jsonl",
-        "fewshot": f"results/data/{w.eval_task}/fewshot.jsonl",
-        "prefix": prompt_files(config, w.eval_task),
+        "eval": [f"results/data/{e}/eval.jsonl" for e in tasks],
+        "fewshot": [f"results/data/{e}/fewshot.jsonl" for e in tasks],
+        "prefix": [f for e in tasks for f in prompt_files(config, e)],
     }
 
 
@@ -431,13 +436,23 @@ def train_params(config, preset: str) -> dict:
     return {k: v for k, v in config["presets"][preset].items() if k in TRAIN_KEYS}
 
 
-def eval_params(w, config) -> dict:
-    """Evaluation hyperparameters: the eval task's format and metric, the preset's generation settings."""
-    task, preset = config["tasks"][w.eval_task], config["presets"][w.preset]
-    return {
-        "family": task["family"],
-        "metric": task["metric"],
-        "prompt": task.get("prompt", {}),
-        "model": model_load(config, w.model),
-        **{k: preset[k] for k in EVAL_KEYS},
-    }
+def eval_params(w, config) -> list[dict]:
+    """Per eval task (one prediction job evaluates them all with one model load): its files, format and metric,
+    and the preset's generation settings."""
+    preset = config["presets"][w.preset]
+    params = []
+    for e in eval_tasks(config):
+        task = config["tasks"][e]
+        params.append(
+            {
+                "eval_task": e,
+                "eval": f"results/data/{e}/eval.jsonl",
+                "fewshot": f"results/data/{e}/fewshot.jsonl",
+                "prefix_file": (prompt_files(config, e) or [None])[0],
+                "family": task["family"],
+                "metric": task["metric"],
+                "prompt": task.get("prompt", {}),
+                **{k: preset[k] for k in EVAL_KEYS},
+            }
+        )
+    return params

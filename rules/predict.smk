@@ -1,34 +1,39 @@
-rule predict_round:
-    input:
-        unpack(lambda w: eval_inputs(w, config)),
-        adapter=f"{ROUND}/adapter",
-    output:
-        f"{ROUND}/predictions/{{eval_task}}.jsonl",
-    log:
-        f"{ROUND}/logs/predict.{{eval_task}}.log",
-    benchmark:
-        f"{ROUND}/benchmarks/predict.{{eval_task}}.tsv"
-    conda:
-        "../envs/model.yaml"
-    threads: config["threads"]["model"]
-    resources:
-        gpu=1,
-    params:
-        code=code_version("predict"),
-        eval=lambda w: eval_params(w, config),
-    script:
-        "../scripts/predict.py"
+# One prediction job per adapter (and per base model) evaluates every eval task: one model load, not one per task.
+EVAL_TASKS = eval_tasks(config)
 
+if EVAL_TASKS:
 
-use rule predict_round as predict_base with:
-    input:
-        unpack(lambda w: eval_inputs(w, config)),
-    output:
-        "results/base/{model}/{preset}/predictions/{eval_task}.jsonl",
-    log:
-        "results/base/{model}/{preset}/logs/predict.{eval_task}.log",
-    benchmark:
-        "results/base/{model}/{preset}/benchmarks/predict.{eval_task}.tsv"
+    rule predict_round:
+        input:
+            unpack(lambda w: eval_inputs(w, config)),
+            adapter=f"{ROUND}/adapter",
+        output:
+            [f"{ROUND}/predictions/{e}.jsonl" for e in EVAL_TASKS],
+        log:
+            f"{ROUND}/logs/predict.log",
+        benchmark:
+            f"{ROUND}/benchmarks/predict.tsv"
+        conda:
+            "../envs/model.yaml"
+        threads: config["threads"]["model"]
+        resources:
+            gpu=1,
+        params:
+            code=code_version("predict"),
+            model=lambda w: model_load(config, w.model),
+            tasks=lambda w: eval_params(w, config),
+        script:
+            "../scripts/predict.py"
+
+    use rule predict_round as predict_base with:
+        input:
+            unpack(lambda w: eval_inputs(w, config)),
+        output:
+            [f"results/base/{{model}}/{{preset}}/predictions/{e}.jsonl" for e in EVAL_TASKS],
+        log:
+            "results/base/{model}/{preset}/logs/predict.log",
+        benchmark:
+            "results/base/{model}/{preset}/benchmarks/predict.tsv"
 
 
 rule score_round:

@@ -5,7 +5,7 @@ import re
 import pytest
 import yaml
 
-from conftest import REPO, snakemake, workdir
+from conftest import REPO, planned_jobs, snakemake, workdir
 
 EXPERIMENTS = sorted((REPO / "config" / "experiments").glob("*.yaml"))
 
@@ -38,3 +38,12 @@ def test_the_default_grid_is_only_planned_without_a_configfile(tmp_path):
     assert all(f"results/data/{t}/" in default.stdout for t in grid["finetune"]["tasks"])
     icl_only = snakemake(wd, "-n", configfiles=(REPO / "config/experiments/icl_cpu.yaml",))
     assert "results/finetune/" not in icl_only.stdout + icl_only.stderr
+
+
+def test_one_prediction_job_per_adapter_evaluates_every_eval_task(tmp_path):
+    path = REPO / "config/experiments/ed_vs_al.yaml"
+    ft = yaml.safe_load(path.read_text())["finetune"]
+    jobs = planned_jobs(snakemake(workdir(tmp_path), "-n", "--quiet", "rules", configfiles=(path,)))
+    adapters = len(ft["strategies"]) * len(ft["budgets"]) * sum(ft["rounds"]) * len(ft["seeds"])
+    assert jobs["train_adapter"] == jobs["predict_round"] == adapters == 294  # was 294 x 8 eval tasks = 2,352
+    assert jobs["predict_base"] == 1 and jobs["score_round"] == adapters * len(ft["eval_tasks"])

@@ -334,7 +334,7 @@ def test_score_summary_and_final_metrics(tmp_path):
 
 def test_icl_grid_helpers():
     common = load_common()
-    config = full_config({"icl": {"tasks": ["sst2"], "strategies": ["random", "perplexity_high", "similarity"],
+    config = full_config({"icl": {"tasks": ["sst2"], "models": ["smollm2-135m"], "strategies": ["random", "perplexity_high", "similarity"],
                                   "shots": [4, 8], "seeds": [0, 1], "judge": "smollm2-135m",
                                   "categories": {"math": ["addsub", "svamp"], "multichoice": ["aqua"]}}})
     files = common.icl_metric_files(config)
@@ -359,7 +359,7 @@ def test_icl_grid_helpers():
     assert common.icl_judge(flan, config) == "smollm2-135m"
     assert set(common.icl_score_inputs(flan, config)) == {"predictions", "judgments"}
     params = common.icl_predict_params(w, config)
-    assert params["family"] == "classification" and params["predict_by"] == "loglik" and params["eval_limit"] == 4
+    assert params["family"] == "classification" and params["predict_by"] == "loglik" and params["eval_limit"] is None
 
 
 @pytest.mark.parametrize("change, key", [

@@ -30,12 +30,18 @@ def _files(name: str) -> list[Path]:
     return files
 
 
-def _imports(path: Path) -> set[str]:
+@functools.cache
+def _tree(path: Path) -> ast.AST:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+@functools.cache
+def _imports(path: Path) -> frozenset[str]:
     """Names of the algrid modules a file imports (``from x import y``: x, and x.y in case y is a module)."""
     parts = list(path.relative_to(SCRIPTS).with_suffix("").parts)
     package = parts[:-1]  # the package a relative import starts from
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in ast.walk(_tree(path)):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == PACKAGE}
         elif isinstance(node, ast.ImportFrom):
@@ -44,7 +50,7 @@ def _imports(path: Path) -> set[str]:
                 base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
             if base.split(".")[0] == PACKAGE:
                 found |= {base} | {f"{base}.{a.name}" for a in node.names}
-    return found
+    return frozenset(found)
 
 
 def reached_files(script: str) -> list[Path]:
@@ -67,5 +73,10 @@ def code_version(script: str) -> str:
     digest = hashlib.sha256()
     for path in reached_files(script):
         digest.update(str(path.relative_to(SCRIPTS)).encode())
-        digest.update(ast.dump(ast.parse(path.read_text())).encode())
+        digest.update(_file_digest(path))
     return digest.hexdigest()[:16]
+
+
+@functools.cache
+def _file_digest(path: Path) -> bytes:
+    return hashlib.sha256(ast.dump(_tree(path)).encode()).digest()

@@ -30,16 +30,16 @@ def to_records(rows, outputs, demos_per_row, pc: dict, metric: str) -> list[dict
     return records
 
 
-def predict_file(model_dir, eval_path, fewshot_path, out_path, *, adapter, prefix_file, family, metric, prompt,
-                 model, fewshot_k, max_new_tokens, eval_batch_size) -> None:
+def predict_files(model_dir, tasks: list[dict], out_paths: list, *, adapter, model: dict) -> None:
+    """Load the model (+ adapter) once and predict every eval task's rows; ``tasks[i]`` writes ``out_paths[i]``."""
     tokenizer = models.load_tokenizer(model_dir)
-    lm = models.load_model(model_dir, adapter=adapter, quantization=model.get("quantization", "none"),
-                           dtype=model.get("dtype", "float32"))
-    rows, demos = read_jsonl(eval_path), read_jsonl(fewshot_path)[:fewshot_k]
-    prefix = prompts.read_prefix(prefix_file) if prefix_file else None
-    pc = prompts.prompt_config(family, prompt)
-    records = predict_rows(lm, tokenizer, rows, [] if prefix else demos, pc, metric=metric,
-                           max_new_tokens=max_new_tokens, batch_size=eval_batch_size, prefix=prefix)
-    write_jsonl(out_path, records)
-    n_ok = sum(r["correct"] for r in records)
-    log.info("%s: %d/%d correct, %d unparsed", out_path, n_ok, len(records), sum(r["pred"] is None for r in records))
+    lm = models.load_model(model_dir, adapter=adapter, quantization=model["quantization"], dtype=model["dtype"])
+    for task, out_path in zip(tasks, out_paths, strict=True):
+        rows, demos = read_jsonl(task["eval"]), read_jsonl(task["fewshot"])[: task["fewshot_k"]]
+        prefix = prompts.read_prefix(task["prefix_file"]) if task["prefix_file"] else None
+        pc = prompts.prompt_config(task["family"], task["prompt"])
+        records = predict_rows(lm, tokenizer, rows, [] if prefix else demos, pc, metric=task["metric"],
+                               max_new_tokens=task["max_new_tokens"], batch_size=task["eval_batch_size"], prefix=prefix)
+        write_jsonl(out_path, records)
+        n_ok = sum(r["correct"] for r in records)
+        log.info("%s: %d/%d correct, %d unparsed", out_path, n_ok, len(records), sum(r["pred"] is None for r in records))

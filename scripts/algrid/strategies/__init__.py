@@ -6,12 +6,17 @@ are helpers), so adding a strategy means adding one file; the workflow, tests an
 pick it up through ``names()``.
 """
 
+from __future__ import annotations
+
 import importlib
 import pkgutil
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas costs a second to import; the workflow imports this package at parse time
+    import pandas as pd
 
 from algrid.errors import ConfigError
 

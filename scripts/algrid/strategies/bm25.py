@@ -3,8 +3,6 @@
 import re
 
 import numpy as np
-from rank_bm25 import BM25Okapi
-from scipy.sparse import csr_matrix
 
 from algrid.errors import ConfigError
 from algrid.strategies import Strategy, register
@@ -54,8 +52,11 @@ def tokenize(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
 
-def bm25_weights(docs: list[list[str]], k1: float, b: float, epsilon: float) -> tuple[csr_matrix, dict]:
-    """Sparse [docs, terms] matrix whose row-sum over a query's terms is the BM25Okapi score."""
+def bm25_weights(docs: list[list[str]], k1: float, b: float, epsilon: float):
+    """Sparse [docs, terms] matrix whose row-sum over a query's terms is the BM25Okapi score, and the vocabulary."""
+    from rank_bm25 import BM25Okapi
+    from scipy.sparse import csr_matrix
+
     if not any(docs):  # nothing to index: every score is 0
         return csr_matrix((len(docs), 0)), {}
     model = BM25Okapi(docs, k1=k1, b=b, epsilon=epsilon)
@@ -70,8 +71,10 @@ def bm25_weights(docs: list[list[str]], k1: float, b: float, epsilon: float) -> 
     return csr_matrix((values, (rows, cols)), shape=(len(docs), len(vocab))), vocab
 
 
-def term_counts(texts: list[str], vocab: dict) -> csr_matrix:
+def term_counts(texts: list[str], vocab: dict):
     """[texts, terms] counts of each text's tokens (a repeated query word counts again)."""
+    from scipy.sparse import csr_matrix
+
     rows, cols = [], []
     for i, text in enumerate(texts):
         for term in tokenize(text):

@@ -3,8 +3,6 @@
 import warnings
 
 import numpy as np
-from sklearn.cluster import KMeans, MiniBatchKMeans
-from sklearn.exceptions import ConvergenceWarning
 
 from algrid.errors import ConfigError
 from algrid.strategies import Strategy, register
@@ -30,6 +28,9 @@ class KMeansStrategy(Strategy):
             raise ConfigError(f"strategies.{self.name}.minibatch_above", f"must be an integer >= 0, got {limit!r}")
 
     def _pick(self, k, pool, candidates, seed, params):
+        from sklearn.cluster import KMeans, MiniBatchKMeans  # heavy: imported when used, not at parse time
+        from sklearn.exceptions import ConvergenceWarning
+
         limit = params["minibatch_above"]
         x = unit(pool.embeddings)[candidates]
         if len(candidates) > limit:

@@ -3,23 +3,20 @@ with hand labels (tests/data/real_outputs)."""
 
 import json
 import math
-import os
 import re
 from pathlib import Path
 
 import pytest
 
 from algrid.metrics import canonical_number, extract_answer, is_correct, mean_ci, paired_diff, score
+from conftest import require_data
 
-REPO = Path(__file__).resolve().parents[1]
 REAL_OUTPUTS = Path(__file__).resolve().parent / "data" / "real_outputs"
-DATA_ROOT = Path(os.environ.get("ALGRID_DATA_ROOT", REPO.parent / "shared" / "data"))
 
 
 def real(path: str) -> Path:
-    if not (DATA_ROOT / path).exists():
-        pytest.skip(f"real data not found at {DATA_ROOT / path} (set ALGRID_DATA_ROOT)")
-    return DATA_ROOT / path
+    """A file of the real data in ../shared/data; missing data fails the test (CI has it)."""
+    return require_data() / path
 
 
 @pytest.mark.parametrize(("text", "expected"), [

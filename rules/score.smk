@@ -2,6 +2,7 @@ rule score_pool_base:
     input:
         model="results/models/{model}",
         pool="results/data/{task}/pool.jsonl",
+        fewshot="results/data/{task}/fewshot.jsonl",
     output:
         "results/scores/{task}/{model}/base.parquet",
     log:
@@ -27,6 +28,7 @@ use rule score_pool_base as score_pool_round with:
     input:
         model="results/models/{model}",
         pool="results/data/{task}/pool.jsonl",
+        fewshot="results/data/{task}/fewshot.jsonl",
         adapter=lambda w: f"{FT}/round{{prev}}/adapter".format(**w, prev=int(w.round) - 1),
     output:
         f"{ROUND}/scores.parquet",

@@ -55,17 +55,18 @@ def test_malformed_row_names_file_and_line(tmp_path):
     assert not (wd / "results/data/local-math/pool.jsonl").exists()
 
 
-@pytest.mark.parametrize("dev, message", [
-    (None, "config key 'tasks.gsm-symbolic.splits': no 'dev' split"),
-    ({"size": 5, "seed": 2}, "config key 'tasks.gsm-symbolic.splits.dev': may share rows with "
-                             "tasks.gsm-symbolic.splits.eval"),
-])
-def test_relevance_strategies_need_a_target_split_disjoint_from_eval(tmp_path, dev, message):
-    task = {"splits": {"dev": {"source": "package", "package": "reasoning_gym", "dataset": "gsm_symbolic", **(dev or {})}}}
-    overrides = {"finetune": {"strategies": ["random", "similarity"]}}
-    if dev:
-        overrides["tasks"] = {"gsm-symbolic": task}
-    assert message in dry_run_error(tmp_path, overrides)
+def test_relevance_strategies_need_the_target_split_declared(tmp_path):
+    error = dry_run_error(tmp_path, {"finetune": {"strategies": ["random", "similarity"], "target_split": "holdout"}})
+    assert "config key 'tasks.two-digit-addition.splits': no 'holdout' split" in error
+
+
+def test_a_target_split_that_may_share_eval_rows_is_refused_before_any_job(tmp_path):
+    # reasoning-gym's item i of seed s is item s + i of seed 0: seed 2001 repeats eval's (seed 2000) rows 1..4
+    overrides = {"finetune": {"strategies": ["bm25"]},
+                 "tasks": {"two-digit-addition": {"splits": {"dev": {"size": 5, "seed": 2001}}}}}
+    error = dry_run_error(tmp_path, overrides)
+    assert ("config key 'tasks.two-digit-addition.splits.dev': may share rows with "
+            "tasks.two-digit-addition.splits.eval") in error
 
 
 def test_the_eval_split_cannot_be_the_target_split(tmp_path):

@@ -75,7 +75,7 @@ def test_selection_diagnostics_table_and_plot(built):
 
 def test_rounds_select_disjoint_and_adapters_are_traceable(built):
     wd, _ = built
-    run = wd / "results/finetune/gsm-symbolic/smollm2-135m/tiny/entropy/b4-m2/seed0"
+    run = wd / "results/finetune/two-digit-addition/smollm2-135m/tiny/entropy/b4-m2/seed0"
     r1, r2 = (json.loads((run / f"round{i}/selected.json").read_text()) for i in (1, 2))
     assert len(r1["indices"]) == 2 and len(r2["indices"]) == 2
     assert not set(r1["indices"]) & set(r2["indices"])
@@ -105,8 +105,8 @@ def test_lora_rank_retrains_without_repreparing_data(built, code):
 
 
 def test_a_bigger_eval_split_reprepares_eval_only(built, code):
-    jobs, outputs = plan_with(built[0], code, {"tasks": {"gsm-symbolic": {"splits": {"eval": {"size": 5}}}}})
-    assert [o for o in outputs if o.startswith("results/data/")] == ["results/data/gsm-symbolic/eval.jsonl"]
+    jobs, outputs = plan_with(built[0], code, {"tasks": {"two-digit-addition": {"splits": {"eval": {"size": 5}}}}})
+    assert [o for o in outputs if o.startswith("results/data/")] == ["results/data/two-digit-addition/eval.jsonl"]
     assert "train_adapter" not in jobs and "select" not in jobs and jobs["predict_round"] == 9
 
 

@@ -15,8 +15,10 @@ source       local (default) | package | hf
                       (default: the top level is the list)
              header   csv/tsv: the first row names the columns (default true); without a
                       header the columns are named "0", "1", ...
-  package:   package  "reasoning_gym"; dataset (e.g. "gsm_symbolic"), size (rows to generate)
-                      and seed (generator seed, default 0)
+  package:   package  "reasoning_gym"; dataset (e.g. "gsm_symbolic"), size (rows to generate),
+                      seed (generator seed, default 0; item i of seed s is item s + i of seed 0
+                      for most generators, so splits need seeds a split size apart) and
+                      options (the generator's keyword arguments)
   hf:        name, config (optional), split: ``datasets.load_dataset(name, config, split=split)``,
              imported only when such a split is loaded
 fields       normalised name -> source field path (default {input: input, target: target}).

@@ -11,9 +11,10 @@ log = logging.getLogger(__name__)
 COLUMNS = ("entropy", "least_confidence", "margin", "max_entropy", "perplexity")
 
 
-def score_pool(model, tokenizer, rows, pc: dict, *, max_new_tokens: int, batch_size: int) -> pd.DataFrame:
-    """One row per pool item (pool order): answer-token uncertainty of the greedy answer + input perplexity."""
-    texts = [prompts.build_prompt(tokenizer, pc, r) for r in rows]
+def score_pool(model, tokenizer, rows, pc: dict, *, max_new_tokens: int, batch_size: int, demos=()) -> pd.DataFrame:
+    """One row per pool item (pool order): answer-token uncertainty of the greedy answer (after the fixed
+    exemplars ``demos``, as at evaluation) + input perplexity."""
+    texts = [prompts.build_prompt(tokenizer, pc, r, demos=demos) for r in rows]
     outputs, stats = generation.generate(model, tokenizer, texts, max_new_tokens=max_new_tokens,
                                          batch_size=batch_size, with_uncertainty=True, desc="score pool",
                                          stop_strings=prompts.stop_strings(tokenizer, pc))
@@ -27,15 +28,16 @@ def score_pool(model, tokenizer, rows, pc: dict, *, max_new_tokens: int, batch_s
     return frame
 
 
-def score_file(model_dir, pool_path, out_path, *, adapter, family, prompt, model_spec, max_new_tokens,
-               batch_size) -> None:
+def score_file(model_dir, pool_path, fewshot_path, out_path, *, adapter, family, prompt, model_spec, max_new_tokens,
+               batch_size, fewshot_k=0) -> None:
     from .io import atomic_path, read_jsonl
 
     tokenizer = models.load_tokenizer(model_dir)
     model = models.load_model(model_dir, adapter=adapter, quantization=model_spec.get("quantization", "none"),
                               dtype=model_spec.get("dtype", "float32"))
     rows = read_jsonl(pool_path)
+    demos = read_jsonl(fewshot_path)[:fewshot_k]
     frame = score_pool(model, tokenizer, rows, prompts.prompt_config(family, prompt),
-                       max_new_tokens=max_new_tokens, batch_size=batch_size)
+                       max_new_tokens=max_new_tokens, batch_size=batch_size, demos=demos)
     with atomic_path(out_path) as tmp:
         frame.to_parquet(tmp, index=False)

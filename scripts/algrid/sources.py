@@ -152,13 +152,14 @@ def _delimited(path: Path, text: str, delimiter: str, header: bool) -> list[Raw]
 
 
 def read_package(spec: dict, key: str) -> Source:
-    """reasoning-gym: ``size`` examples of dataset ``dataset`` generated with ``seed``."""
+    """reasoning-gym: ``size`` examples of dataset ``dataset`` generated with ``seed`` and the generator's
+    ``options`` (e.g. {min_digits: 2, operators: ["+"]})."""
     import reasoning_gym
 
     dataset, size, seed = spec["dataset"], spec["size"], spec.get("seed", 0)
     try:
-        generated = reasoning_gym.create_dataset(dataset, size=size, seed=seed)
-    except (KeyError, ValueError) as e:
+        generated = reasoning_gym.create_dataset(dataset, size=size, seed=seed, **spec.get("options", {}))
+    except (KeyError, ValueError, TypeError, AssertionError) as e:
         raise ConfigError(f"{key}.dataset", f"reasoning_gym cannot make {dataset!r}: {e}") from None
     rows = [Raw(i, None, dict(entry)) for i, entry in enumerate(generated)]
     return Source(f"reasoning_gym:{dataset}:seed{seed}", spec.get("id_prefix", f"{dataset}-s{seed}"), rows)

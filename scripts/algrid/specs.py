@@ -15,7 +15,7 @@ from algrid.sources import PACKAGES, file_format
 FAMILIES = ("math", "classification", "multichoice", "bbh", "instruction")
 SOURCES = {
     "local": {"required": {"path"}, "optional": {"format", "records", "header"}},
-    "package": {"required": {"package", "dataset", "size"}, "optional": set()},
+    "package": {"required": {"package", "dataset", "size"}, "optional": {"options"}},
     "hf": {"required": {"name", "split"}, "optional": {"config"}},
 }
 COMMON_KEYS = {"family", "source", "fields", "join", "unescape", "answer", "labels",
@@ -60,6 +60,8 @@ def check_split_spec(spec: dict, *, key: str, data_root: str | os.PathLike = "..
             raise ConfigError(f"{key}.package", f"unsupported package {spec['package']!r}; "
                               f"supported: {', '.join(PACKAGES)}")
         _check_int(spec, "size", key, minimum=1)
+        if not isinstance(spec.get("options", {}), dict):
+            raise ConfigError(f"{key}.options", "expected a mapping of generator options, e.g. {max_digits: 2}")
     for name in ("dataset", "name", "split", "config", "id_prefix"):
         if name in spec and not isinstance(spec[name], str):
             raise ConfigError(f"{key}.{name}", "expected text")
@@ -190,11 +192,12 @@ def _extents(spec: dict, data_root) -> list[tuple[tuple, int, int | None]]:
     source = spec.get("source", "local")
     if source == "local":
         identity = ("file", str(resolve_path(str(spec["path"]), data_root).resolve()), spec.get("records"))
-    elif source == "package":
-        identity = ("package", spec["package"], spec["dataset"], spec.get("seed", 0))
+    elif source == "package":  # reasoning-gym makes item i of seed s from Random(s + i): seeds are row offsets
+        identity = ("package", spec["package"], spec["dataset"], repr(sorted(spec.get("options", {}).items())))
     else:
         identity = ("hf", spec["name"], spec.get("config"), spec["split"])
-    start, end = spec.get("skip", 0), spec.get("size") if source == "package" else None
+    offset = spec.get("seed", 0) if source == "package" else 0
+    start, end = offset + spec.get("skip", 0), offset + spec["size"] if source == "package" else None
     if spec.get("sample", "random") == "first" and spec.get("limit") is not None:
         end = start + spec["limit"] if end is None else min(end, start + spec["limit"])
     return [(identity, start, end)]
@@ -208,5 +211,6 @@ def check_disjoint(a: dict, b: dict, *, keys: tuple[str, str], data_root) -> Non
             apart = (end_a is not None and end_a <= start_b) or (end_b is not None and end_b <= start_a)
             if ida == idb and not apart:
                 raise ConfigError(keys[0], f"may share rows with {keys[1]} (both read {ida[1]}, rows "
-                                  f"{start_a}..{end_a or 'end'} and {start_b}..{end_b or 'end'}); read another file "
-                                  "or generator seed, or disjoint row ranges (skip/limit with sample: first)")
+                                  f"{start_a}..{end_a or 'end'} and {start_b}..{end_b or 'end'}); read another file, "
+                                  "disjoint row ranges (skip/limit with sample: first), or generator seeds at least "
+                                  "a split size apart (a package generator's item i of seed s is item s + i of seed 0)")

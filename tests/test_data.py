@@ -331,7 +331,7 @@ def test_data_root_placeholder(tmp_path):
 # ---- the real tasks in config/tasks.yaml
 
 TASKS = yaml.safe_load((REPO / "config" / "tasks.yaml").read_text())["tasks"]
-LIMITS = {"pool": 2000, "eval": 100, "fewshot": 8}
+LIMITS = {"pool": 2000, "eval": 150, "fewshot": 8, "dev": 100}
 
 
 def test_registry_ids_and_coverage():

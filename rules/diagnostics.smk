@@ -39,7 +39,7 @@ rule selection_diagnostics:
 rule plot_selection:
     input:
         diagnostics=rules.selection_diagnostics.output[0],
-        metrics=rules.aggregate.output.csv,
+        summary=rules.aggregate.output.summary,
     output:
         report(
             "results/plots/selection_vs_rounds.png",
@@ -51,5 +51,7 @@ rule plot_selection:
         "results/logs/plot_selection.log",
     conda:
         "../envs/data.yaml"
+    params:
+        code=code_version("plot_selection"),
     script:
         "../scripts/plot_selection.py"

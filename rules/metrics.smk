@@ -15,5 +15,7 @@ rule aggregate:
         "results/logs/aggregate.log",
     conda:
         "../envs/data.yaml"
+    params:
+        code=code_version("aggregate"),
     script:
         "../scripts/aggregate.py"

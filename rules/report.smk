@@ -1,6 +1,6 @@
 rule plot_learning_curve:
     input:
-        rules.aggregate.output.csv,
+        rules.aggregate.output.summary,
     output:
         report(
             "results/plots/learning_curve.png",
@@ -12,5 +12,7 @@ rule plot_learning_curve:
         "results/logs/plot_learning_curve.log",
     conda:
         "../envs/data.yaml"
+    params:
+        code=code_version("plot_learning_curve"),
     script:
         "../scripts/plot_learning_curve.py"

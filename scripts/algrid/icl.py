@@ -37,6 +37,7 @@ import numpy as np
 
 from . import generation, metrics, models, prompts, strategies
 from .errors import ConfigError, DataError
+from .evaluate import item_correctness
 from .io import atomic_path, read_json, read_jsonl, write_json, write_jsonl
 from .predict import to_records
 
@@ -274,9 +275,11 @@ def predict_file(model_dir, pool_path, eval_path, demos_path, out_path, *, famil
 
 
 def score_file(predictions_path, out_path, *, metric: str, identity: dict, judgments_path=None) -> dict:
-    """metrics.json: the run's identity columns + the finetune family's metrics (+ the judge's mean rating)."""
+    """metrics.json: the run's identity columns + the finetune family's metrics + each eval row's result
+    (``item_ids``, ``item_correct``, for the statistics over items) (+ the judge's mean rating)."""
     records = read_jsonl(predictions_path)
-    result = {**identity, "metric": metric, **metrics.score(records, metric)}
+    result = {**identity, "metric": metric, **metrics.score(records, metric),
+              **item_correctness(records, metric, path=predictions_path)}
     result["n_distinct_demos"] = len({d for r in records for d in r.get("demo_ids", [])})
     if judgments_path:
         ratings = [j["rating"] for j in read_jsonl(judgments_path)]
@@ -289,18 +292,20 @@ def score_file(predictions_path, out_path, *, metric: str, identity: dict, judgm
 
 
 def summarize(metric_files, out_path):
-    """One row per task x model x strategy x shots: mean, std and 95% t-interval over seeds of the accuracy
-    (with the paired difference to ``random`` on the same seeds, as ``stats.summarise`` gives it) and of
-    macro-F1, ROUGE-L and the judge's rating where the task has them."""
+    """One row per task x model x strategy x shots: the accuracy's bootstrap interval over seeds and items and
+    the paired comparison with ``random`` (``stats.summarise``), and a t-interval over seeds of macro-F1,
+    ROUGE-L and the judge's rating where the task has them (``seed_ci_method``)."""
     import pandas as pd
 
     from . import stats
+    from .aggregate import INTERNAL, read_metrics
 
-    frame = pd.DataFrame([read_json(p) for p in metric_files])
+    frame = read_metrics(metric_files)
     if frame.empty:
         summary = pd.DataFrame(columns=SUMMARY_KEYS + stats.STAT_COLUMNS)
     else:
         summary = stats.summarise(frame)
+        frame = frame.drop(columns=INTERNAL, errors="ignore")
         keys = [k for k in stats.CELL if k in frame]
         extra = []
         for values, group in frame.groupby(keys, dropna=False, sort=True):
@@ -309,9 +314,9 @@ def summarize(metric_files, out_path):
             row["n_total"] = int(group["n_total"].min())
             for column in SCORE_COLUMNS[1:]:
                 if column in group and group[column].notna().any():
-                    mean, std, lo, hi = metrics.mean_ci(group[column].dropna())
+                    mean, std, lo, hi = stats.t_interval(group[column].dropna())
                     row.update({f"{column}_mean": mean, f"{column}_std": std, f"{column}_ci_low": lo,
-                                f"{column}_ci_high": hi})
+                                f"{column}_ci_high": hi, "seed_ci_method": stats.T_METHOD})
             extra.append(row)
         summary = summary.merge(pd.DataFrame(extra), on=keys, how="left")
     with atomic_path(out_path) as tmp:
@@ -321,32 +326,10 @@ def summarize(metric_files, out_path):
 
 
 def plot_summary(summary_path, out_path) -> None:
-    """Accuracy per strategy with its 95% interval over seeds: one panel per task, a group of bars per shots."""
-    import matplotlib
+    """Accuracy of each (model, shots, strategy) cell with its 95% bootstrap interval over seeds and eval items
+    (``plots.icl_figure``): one panel per task."""
     import pandas as pd
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import icl_figure, save
 
-    frame = pd.read_csv(summary_path)
-    tasks = sorted(frame.task.unique()) if len(frame) else ["(no runs)"]
-    fig, axes = plt.subplots(1, len(tasks), figsize=(max(4.0, 1.2 * frame.strategy.nunique() + 2) * len(tasks)
-                                                     if len(frame) else 4.0, 3.8), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
-        sub = frame[frame.task == task].sort_values(["model", "shots", "strategy"])
-        labels = [f"{r.strategy}\nk={r.shots}" + (f"\n{r.model}" if frame.model.nunique() > 1 else "")
-                  for r in sub.itertuples()]
-        x = range(len(sub))
-        low = (sub.accuracy_mean - sub.accuracy_ci_low).clip(lower=0)
-        high = (sub.accuracy_ci_high - sub.accuracy_mean).clip(lower=0)
-        ax.bar(x, sub.accuracy_mean, yerr=[low, high], capsize=4, color="tab:blue", alpha=0.8)
-        ax.set_xticks(list(x), labels, fontsize=8)
-        n = int(sub.n_seeds.max()) if len(sub) else 0
-        seeds = f", {n} seed{'s' if n > 1 else ''}" if n else ""
-        ax.set(title=f"{task}{seeds}", ylabel="accuracy", ylim=(0, 1))
-        ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(out_path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    log.info("wrote %s", out_path)
+    save(icl_figure(pd.read_csv(summary_path)), out_path)

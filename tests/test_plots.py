@@ -106,7 +106,8 @@ def test_selection_vs_rounds_facets_per_eval_task_with_integer_round_ticks(tmp_p
     for ax in axes.flat:
         assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4"]
         assert sorted(line.get_label() for line in ax.get_lines()) == sorted(STRATEGIES)
-    assert [ax.get_title().split("\n")[-1] for ax in axes[0][2:]] == ["eval eval-x", "eval eval-y"]
+    assert [ax.get_title().split("\n")[-1] for ax in axes[0][2:]] == ["eval eval-x (50 items, 3 seeds)",
+                                                                        "eval eval-y (50 items, 3 seeds)"]
     # accuracy of one panel: the final round of each rounds setting of that cell, no averaging
     row = sorted(itertools.product(TASKS, MODELS, ["p"], BUDGETS)).index(("pool-b", "m2", "p", 16))
     line = next(ln for ln in axes[row][3].get_lines() if ln.get_label() == "entropy")

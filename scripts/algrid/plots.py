@@ -106,6 +106,16 @@ def _dress(ax, *, title: str | None, xlabel: str | None, ylabel: str | None) -> 
     ax.grid(alpha=0.3)
 
 
+def _denominators(rows: pd.DataFrame) -> str:
+    """' (250 items, 3 seeds)': the largest denominators of some summary rows, '' where the table has none."""
+    parts = []
+    for column, noun in (("n_items", "item"), ("n_seeds", "seed")):
+        if column in rows and rows[column].notna().any():
+            n = int(rows[column].max())
+            parts.append(f"{n} {noun}{'s' if n != 1 else ''}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def _in_row(table: pd.DataFrame, row) -> pd.Series:
     mask = pd.Series(True, index=table.index)
     for column, value in zip(ROW, row):
@@ -137,8 +147,8 @@ def learning_curve_figure(summary: pd.DataFrame):
                       styles[(strategy, rounds)], cell_label(strategy, rounds))
             if here.empty:
                 ax.text(0.5, 0.5, "no runs", ha="center", va="center", fontsize=7, transform=ax.transAxes)
-            n = int(here.n_items.max()) if len(here) and "n_items" in here else 0
-            _dress(ax, title=f"eval {eval_task}" + (f" ({n} items)" if n else "") if r == 0 else None,
+            title = f"eval {eval_task}{_denominators(cells[cells.eval_task == eval_task])}"
+            _dress(ax, title=title if r == 0 else None,
                    xlabel="labels used" if r == len(rows) - 1 else None,
                    ylabel=_row_title(row) + "\naccuracy" if c == 0 else None)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
@@ -163,7 +173,8 @@ def selection_vs_rounds_figure(diagnostics: pd.DataFrame, summary: pd.DataFrame)
     panels = [("diversity", "mean_pairwise_cosine_distance_cumulative",
                "diversity of the selection\n(mean pairwise cos. dist.)"),
               ("coverage", "coverage", "coverage distance\n(lower covers the pool better)")]
-    panels += [("accuracy", e, f"final-round accuracy\neval {e}") for e in evals]
+    panels += [("accuracy", e, f"final-round accuracy\neval {e}{_denominators(acc[acc.eval_task == e])}")
+               for e in evals]
     rows = sorted(set(final[ROW].itertuples(index=False, name=None)) | set(acc[ROW].itertuples(index=False,
                                                                                                  name=None)))
     strategies = sorted(set(final.strategy) | set(acc.strategy))

@@ -124,10 +124,18 @@ def _exact_signs(n: int) -> np.ndarray:
     return 1.0 - 2.0 * bits
 
 
+def _sign_chunks(n: int, permutations: int):
+    """``permutations`` random sign patterns over n items, in blocks of rows, from a generator seeded by the
+    shape alone (the same patterns whether or not they are cached)."""
+    rng = np.random.default_rng([RNG_SEED, n, permutations, 2])
+    step = max(1, _CHUNK // max(n, 1))
+    for start in range(0, permutations, step):
+        yield rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(min(step, permutations - start), n))
+
+
 @functools.lru_cache(maxsize=8)
 def _random_signs(n: int, permutations: int) -> np.ndarray:
-    rng = np.random.default_rng([RNG_SEED, n, permutations, 2])
-    return rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(permutations, n))
+    return np.vstack(list(_sign_chunks(n, permutations)))
 
 
 def sign_flip_p(diffs, *, permutations: int = PERMUTATIONS, exact_max: int = EXACT_MAX) -> float:
@@ -145,9 +153,11 @@ def sign_flip_p(diffs, *, permutations: int = PERMUTATIONS, exact_max: int = EXA
     if nonzero.size <= exact_max:
         flipped = np.abs(_exact_signs(nonzero.size) @ nonzero)
         return float(np.mean(flipped >= observed - 1e-9 * max(1.0, observed)))
-    # all items (a zero does not move the sum): one cached sign matrix per eval set size
-    flipped = np.abs(_random_signs(d.size, permutations) @ d.astype(np.float32))
-    extreme = int(np.sum(flipped >= observed - 1e-4 * max(1.0, observed)))
+    # all items (a zero does not move the sum): one sign matrix per eval set size, cached unless it is large
+    chunks = [_random_signs(d.size, permutations)] if d.size * permutations <= 5 * _CHUNK else _sign_chunks(
+        d.size, permutations)
+    d32, cut = d.astype(np.float32), observed - 1e-4 * max(1.0, observed)
+    extreme = sum(int(np.sum(np.abs(signs @ d32) >= cut)) for signs in chunks)
     return (1 + extreme) / (1 + permutations)
 
 

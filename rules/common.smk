@@ -122,7 +122,9 @@ def select_inputs(w, config) -> dict:
         split = ft["target_split"]
         inputs["queries"] = [f"results/data/{e}/{split}.jsonl" for e in ft["eval_tasks"]]
         if "embeddings" in needs:
-            inputs["query_embeddings"] = [f"results/embeddings/{e}/{ft['embedder']}.{split}.npy" for e in ft["eval_tasks"]]
+            inputs["query_embeddings"] = [
+                f"results/embeddings/{e}/{ft['embedder']}.{split}.npy" for e in ft["eval_tasks"]
+            ]
     return inputs
 
 
@@ -238,7 +240,8 @@ def check_target_split(config) -> None:
     split = ft["target_split"]
     if split in ("eval", "pool", "fewshot"):
         raise ConfigError(
-            "finetune.target_split", f"'{split}' cannot be the target split; declare e.g. a 'dev' split of each eval task"
+            "finetune.target_split",
+            f"'{split}' cannot be the target split; declare e.g. a 'dev' split of each eval task",
         )
     for task in ft.get("eval_tasks", []):
         splits = config["tasks"][task].get("splits", {})
@@ -421,8 +424,21 @@ def eval_inputs(w, config) -> dict:
 # Each rule receives only the keys it uses, so a change reruns exactly the jobs it can affect: the model's
 # source reaches only prepare_model (the other rules read its output), training keys only train_adapter.
 MODEL_LOAD_KEYS = {"dtype": "float32", "quantization": "none"}
-TRAIN_KEYS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "lr", "warmup_ratio", "weight_decay", "epochs",
-              "batch_size", "grad_accum", "max_grad_norm", "max_length", "retrain")
+TRAIN_KEYS = (
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "target_modules",
+    "lr",
+    "warmup_ratio",
+    "weight_decay",
+    "epochs",
+    "batch_size",
+    "grad_accum",
+    "max_grad_norm",
+    "max_length",
+    "retrain",
+)
 EVAL_KEYS = ("fewshot_k", "max_new_tokens", "eval_batch_size")
 
 

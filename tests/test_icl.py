@@ -312,13 +312,15 @@ def test_score_summary_and_final_metrics(tmp_path):
     acc = [0.6, 0.8, 0.4]
     assert summary.accuracy_mean[0] == pytest.approx(np.mean(acc))
     assert summary.accuracy_ci_low[0] < np.mean(acc) < summary.accuracy_ci_high[0]
-    assert summary.diff_vs_random[1] == pytest.approx(0)
+    assert summary.diff_vs_random[1] == pytest.approx(0) and summary.p_vs_random[1] == 1.0
+    assert (summary.n_items == 5).all() and summary.ci_method.str.contains("bootstrap").all()
     assert summary.judge_score_mean[1] == 6 and np.isnan(summary.judge_score_mean[0])
     assert summary.macro_f1_mean.notna().all() and (summary.n_total == 5).all()
     finetune = tmp_path / "ft.json"
     write_json(finetune, {"family": "finetune", "task": "sst2", "model": "m", "preset": "tiny", "strategy": "random",
                           "budget": 16, "rounds": 1, "seed": 0, "round": 1, "n_labels": 16, "eval_task": "sst2",
-                          "metric": "label", "accuracy": 0.5, "n_correct": 1, "n_total": 2, "n_unparsed": 0})
+                          "metric": "label", "accuracy": 0.5, "n_correct": 1, "n_total": 2, "n_unparsed": 0,
+                          "item_ids": ["a", "b"], "item_correct": [1, 0]})
     frame = aggregate([finetune, *files], tmp_path / "final.csv", tmp_path / "final.json", tmp_path / "s.csv")
     csv = pd.read_csv(tmp_path / "final.csv")
     assert "shots" in csv and csv[csv.family == "finetune"].shots.isna().all()

@@ -2,13 +2,12 @@
 with hand labels (tests/data/real_outputs)."""
 
 import json
-import math
 import re
 from pathlib import Path
 
 import pytest
 
-from algrid.metrics import canonical_number, extract_answer, is_correct, mean_ci, paired_diff, score
+from algrid.metrics import canonical_number, extract_answer, is_correct, score
 from conftest import require_data
 
 REAL_OUTPUTS = Path(__file__).resolve().parent / "data" / "real_outputs"
@@ -259,29 +258,6 @@ def test_score_numeric_and_empty():
     assert result == {"n_total": 2, "n_correct": 1, "n_unparsed": 1, "accuracy": 0.5}
     with pytest.raises(ValueError):
         score([], "numeric")
-
-
-def test_mean_ci_by_hand():
-    mean, std, lo, hi = mean_ci([1, 2, 3, 4])
-    t_975_3 = 3.182446305284263  # t table, 3 degrees of freedom
-    half = t_975_3 * math.sqrt(5 / 3) / 2
-    assert (mean, std) == pytest.approx((2.5, math.sqrt(5 / 3)))
-    assert (lo, hi) == pytest.approx((2.5 - half, 2.5 + half))
-    assert mean_ci([0.7]) == (0.7, 0.0, 0.7, 0.7)
-    with pytest.raises(ValueError):
-        mean_ci([])
-
-
-def test_paired_diff_by_hand():
-    diff, p = paired_diff([0.5, 0.6, 0.7], [0.4, 0.4, 0.6])
-    # differences 0.1, 0.2, 0.1: t = 4 with 2 df; two-sided p = 1 - t / sqrt(2 + t^2)
-    assert diff == pytest.approx(2 / 15)
-    assert p == pytest.approx(1 - 4 / math.sqrt(18))
-    assert paired_diff([0.9], [0.5]) == (pytest.approx(0.4), None)
-    assert paired_diff([1, 2], [0, 1]) == (1.0, 0.0)
-    assert paired_diff([1, 2], [1, 2]) == (0.0, 1.0)
-    with pytest.raises(ValueError):
-        paired_diff([1, 2], [1])
 
 
 # Real model outputs (SmolLM2-135M-Instruct, greedy, algrid's prompts on ../shared/data), each labelled by

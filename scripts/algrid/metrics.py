@@ -69,7 +69,6 @@ Where algrid differs from published scorers, deliberately
   tests/test_metrics.py (tests/data/real_outputs/).
 """
 
-import math
 import re
 from decimal import Decimal, InvalidOperation
 from string import ascii_uppercase
@@ -397,41 +396,3 @@ def score(records: list[dict], kind: str) -> dict:
             [scorer.score(str(r["target"]), t)["rougeL"].fmeasure for r, t in zip(records, texts)]
         ))
     return result
-
-
-def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float, float]:
-    """(mean, sample std, lo, hi): a t-distribution confidence interval of the mean.
-
-    With one value the std is 0 and the interval is the value itself.
-    """
-    x = np.asarray(values, dtype=float)
-    if x.size == 0:
-        raise ValueError("mean_ci needs at least one value")
-    mean = float(x.mean())
-    if x.size == 1:
-        return mean, 0.0, mean, mean
-    from scipy import stats
-
-    std = float(x.std(ddof=1))
-    half = float(stats.t.ppf((1 + confidence) / 2, x.size - 1)) * std / math.sqrt(x.size)
-    return mean, std, mean - half, mean + half
-
-
-def paired_diff(a, b) -> tuple[float, float | None]:
-    """(mean of a - b, two-sided paired t-test p value) over paired seeds.
-
-    p is None with fewer than two pairs; when all differences are equal (zero variance)
-    p is 1.0 if they are 0, else 0.0.
-    """
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if x.shape != y.shape or x.ndim != 1 or x.size == 0:
-        raise ValueError(f"paired_diff needs two equally long, non-empty lists, got {x.shape} and {y.shape}")
-    diff = x - y
-    mean = float(diff.mean())
-    if diff.size < 2:
-        return mean, None
-    if np.all(diff == diff[0]):
-        return mean, 1.0 if mean == 0 else 0.0
-    from scipy import stats
-
-    return mean, float(stats.ttest_rel(x, y).pvalue)

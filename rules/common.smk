@@ -421,8 +421,8 @@ def eval_inputs(w, config) -> dict:
     }
 
 
-# Each rule receives only the keys it uses, so a change reruns exactly the jobs it can affect: the model's
-# source reaches only prepare_model (the other rules read its output), training keys only train_adapter.
+# Rules receive only the keys they use, so a change reruns exactly the jobs it can affect (the model's
+# source reaches only prepare_model, whose output the other rules read; training keys only train_adapter).
 MODEL_LOAD_KEYS = {"dtype": "float32", "quantization": "none"}
 TRAIN_KEYS = (
     "lora_r",

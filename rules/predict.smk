@@ -1,14 +1,12 @@
 # One prediction job per adapter (and per base model) evaluates every eval task: one model load, not one per task.
-EVAL_TASKS = eval_tasks(config)
-
-if EVAL_TASKS:
+if eval_tasks(config):
 
     rule predict_round:
         input:
             unpack(lambda w: eval_inputs(w, config)),
             adapter=f"{ROUND}/adapter",
         output:
-            [f"{ROUND}/predictions/{e}.jsonl" for e in EVAL_TASKS],
+            [f"{ROUND}/predictions/{e}.jsonl" for e in eval_tasks(config)],
         log:
             f"{ROUND}/logs/predict.log",
         benchmark:
@@ -29,7 +27,7 @@ if EVAL_TASKS:
         input:
             unpack(lambda w: eval_inputs(w, config)),
         output:
-            [f"results/base/{{model}}/{{preset}}/predictions/{e}.jsonl" for e in EVAL_TASKS],
+            [f"results/base/{{model}}/{{preset}}/predictions/{e}.jsonl" for e in eval_tasks(config)],
         log:
             "results/base/{model}/{preset}/logs/predict.log",
         benchmark:

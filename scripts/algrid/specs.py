@@ -187,8 +187,7 @@ def check_tasks(tasks: dict, *, key: str = "tasks", data_root: str | os.PathLike
 def _extents(spec: dict, data_root) -> list[tuple[tuple, int, int | None]]:
     """(source identity, first row, end row or None) of every source a split spec can read rows from."""
     if "sources" in spec:
-        return [e for inner in spec["sources"] for e in _extents(inherit(spec, inner) | {
-            k: inner[k] for k in SELECTION_KEYS if k in inner}, data_root)]
+        return [e for inner in spec["sources"] for e in _extents(inherit(spec, inner), data_root)]
     source = spec.get("source", "local")
     if source == "local":
         identity = ("file", str(resolve_path(str(spec["path"]), data_root).resolve()), spec.get("records"))

@@ -376,3 +376,21 @@ def _check_family(family: str, row: dict) -> None:
         assert row["target"] in "ABCDEFGH"[: len(row["choices"])], row
     else:
         assert "choices" not in row
+
+
+def test_disjoint_specs_by_file_range_and_generator_offset(tmp_path):
+    from algrid.specs import check_disjoint
+
+    keys = ("t.splits.dev", "t.splits.eval")
+    first = {"family": "math", "path": "x.jsonl", "sample": "first"}
+    check_disjoint({**first, "limit": 100}, {**first, "skip": 100}, keys=keys, data_root=tmp_path)
+    check_disjoint({**first, "path": "y.jsonl"}, first, keys=keys, data_root=tmp_path)
+    with pytest.raises(ConfigError, match="t.splits.dev.*may share rows with t.splits.eval"):
+        check_disjoint({**first, "limit": 101}, {**first, "skip": 100}, keys=keys, data_root=tmp_path)
+    with pytest.raises(ConfigError, match="may share rows"):  # a random sample may take any row after skip
+        check_disjoint({"family": "math", "path": "x.jsonl", "limit": 5}, {**first, "skip": 100}, keys=keys,
+                       data_root=tmp_path)
+    gen = {"family": "math", "source": "package", "package": "reasoning_gym", "dataset": "d", "size": 50}
+    check_disjoint({**gen, "seed": 1000}, {**gen, "seed": 1050}, keys=keys, data_root=tmp_path)
+    with pytest.raises(ConfigError, match="generator seeds at least a split size apart"):
+        check_disjoint({**gen, "seed": 1000}, {**gen, "seed": 1049}, keys=keys, data_root=tmp_path)

@@ -1,4 +1,4 @@
-from algrid import judge
+from algrid.icl import judge
 from algrid.runner import run
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)

@@ -1,7 +1,7 @@
-from algrid import icl
+from algrid.icl import demos
 from algrid.runner import run
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-run(lambda: icl.select_demos(dict(sm.input), sm.output[0], strategy=sm.params.strategy, k=sm.params.k,
-                             seed=sm.params.seed, params=sm.params.strategy_params, eval_limit=sm.params.eval_limit),
+run(lambda: demos.select_demos(dict(sm.input), sm.output[0], strategy=sm.params.strategy, k=sm.params.k,
+                               seed=sm.params.seed, params=sm.params.strategy_params, eval_limit=sm.params.eval_limit),
     log_file=sm.log[0], uses_torch=False)

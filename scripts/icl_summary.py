@@ -1,5 +1,5 @@
-from algrid import icl
+from algrid.icl import summary
 from algrid.runner import run
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-run(lambda: icl.summarize(list(sm.input), sm.output[0]), log_file=sm.log[0], uses_torch=False)
+run(lambda: summary.summarize(list(sm.input), sm.output[0]), log_file=sm.log[0], uses_torch=False)

@@ -15,7 +15,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from algrid import generation, icl, judge, prompts
+from algrid import generation, prompts
+from algrid.icl import demos as icl_demos
+from algrid.icl import judge, options, predict, score, summary
 from algrid.aggregate import aggregate
 from algrid.errors import ConfigError, DataError
 from algrid.io import read_json, write_json, write_jsonl
@@ -76,7 +78,7 @@ def task_files(tmp_path):
 
 def select(files, tmp_path, strategy, seed=0, k=4, eval_limit=None, name="demos.json"):
     out = tmp_path / f"{strategy}-{seed}-{name}"
-    return icl.select_demos(files, out, strategy=strategy, k=k, seed=seed, params={}, eval_limit=eval_limit), out
+    return icl_demos.select_demos(files, out, strategy=strategy, k=k, seed=seed, params={}, eval_limit=eval_limit), out
 
 
 @pytest.mark.parametrize("strategy", ["random", "kmeans", "perplexity_high", "entropy", "similarity", "bm25"])
@@ -126,7 +128,7 @@ def test_eval_row_in_pool_is_a_data_error(task_files, tmp_path):
     write_jsonl(task_files["pool"], [{**leaked, "id": "p-leak"}] * 1 + rows[1:])
     pool_ids = [json.loads(line)["id"] for line in open(task_files["pool"])]
     with pytest.raises(DataError, match="also occurs in the eval split"):
-        icl.select_demos(task_files, tmp_path / "d.json", strategy="random", k=len(pool_ids), seed=0, params={},
+        icl_demos.select_demos(task_files, tmp_path / "d.json", strategy="random", k=len(pool_ids), seed=0, params={},
                          eval_limit=None)
 
 
@@ -139,12 +141,12 @@ def test_demos_per_row_and_stale_demos(task_files, tmp_path):
     pool = [json.loads(line) for line in open(task_files["pool"])]
     rows = [json.loads(line) for line in open(task_files["eval"])]
     record, _ = select(task_files, tmp_path, "bm25", k=2)
-    demos = icl.demos_per_row(record, pool, rows)
+    demos = icl_demos.demos_per_row(record, pool, rows)
     assert [[d["id"] for d in ds] for ds in demos] == [q["ids"] for q in record["queries"]]
     with pytest.raises(DataError, match="do not match the pool"):
-        icl.demos_per_row(record, pool[1:], rows)
+        icl_demos.demos_per_row(record, pool[1:], rows)
     with pytest.raises(DataError, match="no demonstrations for eval row 'x'"):
-        icl.demos_per_row(record, pool, [{"id": "x"}])
+        icl_demos.demos_per_row(record, pool, [{"id": "x"}])
 
 
 # ----------------------------------------------------------------------------- prompts
@@ -186,33 +188,33 @@ def test_bbh_prompt_thinks_step_by_step_with_pool_demos():
 
 def test_classification_loglik_prompt_and_options():
     pc = prompts.prompt_config("classification", {"style": "qa"})
-    demos = [icl.loglik_demo(row("classification", 1, target="negative"), pc, "letter")]
+    demos = [options.loglik_demo(row("classification", 1, target="negative"), pc, "letter")]
     text = prompts.build_prompt(PlainTokenizer(), pc, row("classification", 9), demos=demos)
     assert text == ("Q: question 1\nAnswer with one of: negative, positive.\nA: negative\n\n"
                     "Q: question 9\nAnswer with one of: negative, positive.\nA:")
-    assert icl.answer_options(row("classification", 9), pc, "letter") == [("negative", "negative"),
+    assert options.answer_options(row("classification", 9), pc, "letter") == [("negative", "negative"),
                                                                           ("positive", "positive")]
 
 
 def test_multichoice_loglik_demos_are_bare_letters_or_option_texts():
     pc = prompts.prompt_config("multichoice", {"style": "qa"})
     demo = row("multichoice", 1)
-    text = prompts.build_prompt(PlainTokenizer(), pc, row("multichoice", 9), demos=[icl.loglik_demo(demo, pc, "letter")])
+    text = prompts.build_prompt(PlainTokenizer(), pc, row("multichoice", 9), demos=[options.loglik_demo(demo, pc, "letter")])
     assert text.startswith("Q: question 1\nAnswer Choices: (A) opt0 (B) opt1 (C) opt2 (D) opt3 (E) opt4\nA: (C)\n\n")
     assert "because" not in text  # the rationale is not shown: the scored format is the bare answer
-    assert [a for _, a in icl.answer_options(demo, pc, "letter")] == ["(A)", "(B)", "(C)", "(D)", "(E)"]
-    opc = icl.loglik_prompt_config(pc, "option")
-    text = prompts.build_prompt(PlainTokenizer(), opc, row("multichoice", 9), demos=[icl.loglik_demo(demo, opc, "option")])
+    assert [a for _, a in options.answer_options(demo, pc, "letter")] == ["(A)", "(B)", "(C)", "(D)", "(E)"]
+    opc = options.loglik_prompt_config(pc, "option")
+    text = prompts.build_prompt(PlainTokenizer(), opc, row("multichoice", 9), demos=[options.loglik_demo(demo, opc, "option")])
     assert "\nA: opt2\n\n" in text
-    assert icl.answer_options(demo, opc, "option")[2] == ("C", "opt2")
+    assert options.answer_options(demo, opc, "option")[2] == ("C", "opt2")
 
 
 def test_instruction_prompt_and_fit_drops_the_last_demos():
     pc = prompts.prompt_config("instruction", {"style": "qa"})
     demos = [row("instruction", i) for i in range(3)]
-    text, used = icl.fit_prompt(PlainTokenizer(), pc, row("instruction", 9), demos, max_tokens=None)
+    text, used = options.fit_prompt(PlainTokenizer(), pc, row("instruction", 9), demos, max_tokens=None)
     assert "A: because 0 So the answer is 0.\n\n" in text and len(used) == 3
-    short, used = icl.fit_prompt(PlainTokenizer(), pc, row("instruction", 9), demos, max_tokens=20)
+    short, used = options.fit_prompt(PlainTokenizer(), pc, row("instruction", 9), demos, max_tokens=20)
     assert [d["id"] for d in used] == ["r0", "r1"][: len(used)] and len(used) < 3
     assert len(short.split()) <= 20
 
@@ -240,7 +242,7 @@ def test_choice_nll_equals_sequence_nll_and_prediction_is_a_choice(tiny):
                                      prefixes=[t for t in texts for _ in range(3)])
     for got, want in zip([v for vs in fast for v in vs], direct):
         assert got[1] == want[1] and got[0] == pytest.approx(want[0], rel=1e-3, abs=1e-3)
-    records = icl.predict_loglik(model, tok, rows, [demos, demos], pc, metric="label")
+    records = predict.predict_loglik(model, tok, rows, [demos, demos], pc, metric="label")
     for rec, values in zip(records, fast):
         assert rec["pred"] in ("negative", "positive") and rec["demo_ids"] == ["r1", "r2"]
         means = [s / n for s, n in values[:2]]
@@ -255,7 +257,7 @@ def test_multichoice_loglik_on_the_tiny_model(tiny):
     demos = [row("multichoice", 1, input="Where do fish live?", choices=["sky", "desk", "water"], target="C")]
     rows = [row("multichoice", 2, input="What do bees make?", choices=["honey", "steel", "glass"], target="A")]
     for mode in ("letter", "option"):
-        rec = icl.predict_loglik(model, tok, rows, [demos], pc, metric="choice", choice_text=mode,
+        rec = predict.predict_loglik(model, tok, rows, [demos], pc, metric="choice", choice_text=mode,
                                  loglik_norm="sum")[0]
         assert rec["pred"] in "ABC" and set(rec["nll"]) == {"A", "B", "C"}
         assert rec["nll"][rec["pred"]] == min(rec["nll"].values())
@@ -301,21 +303,21 @@ def test_score_summary_and_final_metrics(tmp_path):
             judged = tmp_path / f"{strategy}{seed}.judge.jsonl"
             write_jsonl(judged, [{"id": "e0", "rating": 6}, {"id": "e1", "rating": None}])
             out = tmp_path / f"{strategy}{seed}.json"
-            result = icl.score_file(preds, out, metric="label", identity=identity(strategy, seed),
+            result = score.score_file(preds, out, metric="label", identity=identity(strategy, seed),
                                     judgments_path=judged if strategy == "similarity" else None)
             files.append(out)
     assert result["accuracy"] == 0.4 and result["n_total"] == 5 and "macro_f1" in result
     assert result["shots"] == 8 and result["judge_score"] == 6 and result["judge_n_unparsed"] == 1
     assert result["n_distinct_demos"] == 5
-    summary = icl.summarize(files, tmp_path / "summary.csv")
-    assert list(summary.strategy) == ["random", "similarity"] and (summary.n_seeds == 3).all()
+    table = summary.summarize(files, tmp_path / "summary.csv")
+    assert list(table.strategy) == ["random", "similarity"] and (table.n_seeds == 3).all()
     acc = [0.6, 0.8, 0.4]
-    assert summary.accuracy_mean[0] == pytest.approx(np.mean(acc))
-    assert summary.accuracy_ci_low[0] < np.mean(acc) < summary.accuracy_ci_high[0]
-    assert summary.diff_vs_random[1] == pytest.approx(0) and summary.p_vs_random[1] == 1.0
-    assert (summary.n_items == 5).all() and summary.ci_method.str.contains("bootstrap").all()
-    assert summary.judge_score_mean[1] == 6 and np.isnan(summary.judge_score_mean[0])
-    assert summary.macro_f1_mean.notna().all() and (summary.n_total == 5).all()
+    assert table.accuracy_mean[0] == pytest.approx(np.mean(acc))
+    assert table.accuracy_ci_low[0] < np.mean(acc) < table.accuracy_ci_high[0]
+    assert table.diff_vs_random[1] == pytest.approx(0) and table.p_vs_random[1] == 1.0
+    assert (table.n_items == 5).all() and table.ci_method.str.contains("bootstrap").all()
+    assert table.judge_score_mean[1] == 6 and np.isnan(table.judge_score_mean[0])
+    assert table.macro_f1_mean.notna().all() and (table.n_total == 5).all()
     finetune = tmp_path / "ft.json"
     write_json(finetune, {"family": "finetune", "task": "sst2", "model": "m", "preset": "tiny", "strategy": "random",
                           "budget": 16, "rounds": 1, "seed": 0, "round": 1, "n_labels": 16, "eval_task": "sst2",
@@ -325,9 +327,9 @@ def test_score_summary_and_final_metrics(tmp_path):
     csv = pd.read_csv(tmp_path / "final.csv")
     assert "shots" in csv and csv[csv.family == "finetune"].shots.isna().all()
     assert (csv[csv.family == "icl"].shots == 8).all() and len(frame) == 7
-    assert icl.summarize([], tmp_path / "empty.csv").empty
+    assert summary.summarize([], tmp_path / "empty.csv").empty
     for name in ("summary", "empty"):
-        icl.plot_summary(tmp_path / f"{name}.csv", tmp_path / f"{name}.png")
+        summary.plot_summary(tmp_path / f"{name}.csv", tmp_path / f"{name}.png")
         assert (tmp_path / f"{name}.png").stat().st_size > 5000
 
 

@@ -9,9 +9,9 @@ and its reply is started for it with "Rating:". The rating is the first whole nu
 import logging
 import re
 
-from . import generation, models, prompts
-from .errors import DataError
-from .io import read_jsonl, write_jsonl
+from .. import generation, models, prompts
+from ..errors import DataError
+from ..io import read_jsonl, write_jsonl
 
 log = logging.getLogger(__name__)
 

@@ -5,18 +5,26 @@ imports. Rules pass ``code_version(script)`` as a param, so a change to any modu
 reaches (statically, including imports inside functions) reruns exactly the jobs of the rules that
 reach it. Comments and formatting do not count: the hash is over each module's syntax tree. A package
 counts with all its modules (the strategy registry loads every file of its folder).
+
+Parsing every module costs about half a second at each Snakemake start, so each file's digest and
+imports are kept in ``scripts/.codeversion.json``, keyed by the file's size and change times (a file
+whose stat differs is parsed again; an unwritable cache is simply not kept).
 """
 
 import ast
 import functools
 import hashlib
+import json
+import os
 from pathlib import Path
 
 SCRIPTS = Path(__file__).resolve().parents[1]
 PACKAGE = "algrid"
 DYNAMIC = {"algrid.strategies"}  # packages that load every module of their folder (the strategy registry)
+CACHE = SCRIPTS / ".codeversion.json"
 
 
+@functools.cache
 def _files(name: str) -> list[Path]:
     """The files that importing ``name`` runs: its parent packages' __init__ and the module itself."""
     parts, files = name.split("."), []
@@ -30,18 +38,18 @@ def _files(name: str) -> list[Path]:
     return files
 
 
-@functools.cache
-def _tree(path: Path) -> ast.AST:
-    return ast.parse(path.read_text(), filename=str(path))
+def _parse(path: Path) -> dict:
+    """A file's digest (of its syntax tree) and the algrid modules it imports."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return {"digest": hashlib.sha256(ast.dump(tree).encode()).hexdigest(), "imports": sorted(_imported(path, tree))}
 
 
-@functools.cache
-def _imports(path: Path) -> frozenset[str]:
+def _imported(path: Path, tree: ast.AST) -> set[str]:
     """Names of the algrid modules a file imports (``from x import y``: x, and x.y in case y is a module)."""
     parts = list(path.relative_to(SCRIPTS).with_suffix("").parts)
     package = parts[:-1]  # the package a relative import starts from
     found = set()
-    for node in ast.walk(_tree(path)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == PACKAGE}
         elif isinstance(node, ast.ImportFrom):
@@ -50,7 +58,51 @@ def _imports(path: Path) -> frozenset[str]:
                 base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
             if base.split(".")[0] == PACKAGE:
                 found |= {base} | {f"{base}.{a.name}" for a in node.names}
-    return frozenset(found)
+    return found
+
+
+class _Cache:
+    """Parsed files by path, valid while the file's (size, mtime, ctime) stay the same."""
+
+    def __init__(self):
+        try:
+            self.entries = json.loads(CACHE.read_text())
+        except (OSError, ValueError):
+            self.entries = {}
+        self.changed = False
+
+    def get(self, path: Path) -> dict:
+        st = path.stat()
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+        key = str(path.relative_to(SCRIPTS))
+        entry = self.entries.get(key)
+        if not entry or entry.get("stamp") != stamp:
+            entry = self.entries[key] = {"stamp": stamp, **_parse(path)}
+            self.changed = True
+        return entry
+
+    def save(self) -> None:
+        if self.changed:
+            tmp = CACHE.with_name(f"{CACHE.name}.{os.getpid()}.tmp")
+            try:
+                tmp.write_text(json.dumps(self.entries, sort_keys=True))
+                os.replace(tmp, CACHE)
+                self.changed = False
+            except OSError:
+                tmp.unlink(missing_ok=True)
+
+
+@functools.cache
+def _cache() -> _Cache:
+    return _Cache()
+
+
+def _imports(path: Path) -> list[str]:
+    return _cache().get(path)["imports"]
+
+
+def _file_digest(path: Path) -> bytes:
+    return bytes.fromhex(_cache().get(path)["digest"])
 
 
 def reached_files(script: str) -> list[Path]:
@@ -74,9 +126,5 @@ def code_version(script: str) -> str:
     for path in reached_files(script):
         digest.update(str(path.relative_to(SCRIPTS)).encode())
         digest.update(_file_digest(path))
+    _cache().save()
     return digest.hexdigest()[:16]
-
-
-@functools.cache
-def _file_digest(path: Path) -> bytes:
-    return hashlib.sha256(ast.dump(_tree(path)).encode()).digest()

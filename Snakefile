@@ -23,6 +23,7 @@ include: "rules/common.smk"
 
 try:
     validate(config, "config/schema.yaml", set_default=False)
+    config["tasks"] = for_source(config["tasks"], config.get("data_source", "local"))  # local files or the Hub
     check_config(config)
 except WorkflowError:
     sys.exit(f"algrid: {schema_error(config, f'{workflow.basedir}/config/schema.yaml')}")

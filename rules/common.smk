@@ -12,7 +12,7 @@ from algrid.codeversion import code_version
 from algrid.data import check_split_spec, task_split_spec
 from algrid.errors import AlgridError, ConfigError
 from algrid.specs import check_disjoint
-from algrid.tasks import earlier_splits, split_source
+from algrid.tasks import earlier_splits, for_source, split_source, splits_key
 
 SLUG = r"[a-z0-9][a-z0-9-]*"
 STRATEGY = r"[a-z0-9][a-z0-9_]*"  # strategy names are Python module names
@@ -89,8 +89,10 @@ def local_files(split_spec: dict, root: str) -> list[str]:
 
 
 def prompt_files(config, task: str) -> list[str]:
-    """The task's CoT prompt file (BBH), if it has one."""
+    """The task's CoT prompt file (BBH), if it has one; a URL (data_source hub) is fetched by prepare_prompt."""
     path = config["tasks"][task].get("prompt_file")
+    if path and "://" in path:
+        return [f"results/data/{task}/prompt.txt"]
     return [path.replace("{data_root}", data_root(config))] if path else []
 
 
@@ -199,9 +201,11 @@ def check_config(config) -> None:
     for task in sorted(used):
         for split in config["tasks"][task].get("splits", {}):
             spec = task_split_spec(config["tasks"][task], split)
-            check_split_spec(spec, key=f"tasks.{task}.splits.{split}", data_root=data_root(config))
+            group = splits_key(config["tasks"][task], config.get("data_source", "local"))
+            check_split_spec(spec, key=f"tasks.{task}.{group}.{split}", data_root=data_root(config))
         prompt_file = config["tasks"][task].get("prompt_file")
-        if prompt_file and not Path(prompt_file.replace("{data_root}", data_root(config))).is_file():
+        local_prompt = prompt_file and "://" not in prompt_file  # a URL (data_source hub) is fetched by a rule
+        if local_prompt and not Path(prompt_file.replace("{data_root}", data_root(config))).is_file():
             raise ConfigError(f"tasks.{task}.prompt_file", f"file '{prompt_file}' does not exist")
     for task in ft.get("tasks", []):
         size = pool_size_bound(config["tasks"][task]["splits"].get("pool", {}))
@@ -399,7 +403,8 @@ def check_icl_config(config) -> None:
     for task in icl_tasks(config):
         for split in config["tasks"][task].get("splits", {}):
             spec = task_split_spec(config["tasks"][task], split)
-            check_split_spec(spec, key=f"tasks.{task}.splits.{split}", data_root=data_root(config))
+            group = splits_key(config["tasks"][task], config.get("data_source", "local"))
+            check_split_spec(spec, key=f"tasks.{task}.{group}.{split}", data_root=data_root(config))
         size = pool_size_bound(config["tasks"][task]["splits"].get("pool", {}))
         for shots in icl.get("shots", []):
             if size is not None and shots > size:

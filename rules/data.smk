@@ -29,7 +29,24 @@ rule prepare_dataset:
         code=code_version("prepare_dataset"),
         spec=lambda w: split_source(config["tasks"][w.task], w.split)[1],
         first=lambda w: split_source(config["tasks"][w.task], w.split)[2],
-        key=lambda w: f"tasks.{w.task}.splits.{split_source(config['tasks'][w.task], w.split)[0]}",
+        key=lambda w: f"tasks.{w.task}.{splits_key(config['tasks'][w.task], config.get('data_source', 'local'))}."
+        f"{split_source(config['tasks'][w.task], w.split)[0]}",
         data_root=data_root(config),
     script:
         "../scripts/prepare_dataset.py"
+
+
+rule prepare_prompt:  # data_source hub: a task's hf_prompt_file (URL), fetched through datasets
+    output:
+        "results/data/{task}/prompt.txt",
+    log:
+        "results/logs/prepare_prompt/{task}.log",
+    benchmark:
+        "results/benchmarks/prepare_prompt/{task}.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        code=code_version("prepare_prompt"),
+        source=lambda w: config["tasks"][w.task]["prompt_file"],
+    script:
+        "../scripts/prepare_prompt.py"

@@ -130,21 +130,27 @@ def test_package_source_reasoning_gym():
     assert all(r["meta"]["rationale"] and "####" not in r["meta"]["rationale"] for r in rows)
 
 
-def test_hf_source_is_loaded_lazily(monkeypatch):
-    calls = []
+def test_hf_data_files_read_through_datasets_as_the_local_file(tmp_path, hf_cache):
+    doc = {"examples": [{"input": "x", "target": 0.6666666666666666}, {"input": "y", "target": 2}]}
+    path = write(tmp_path, "set.json", json.dumps(doc, indent=1))
+    local = load({"family": "math", "path": path, "records": "examples"})
+    hub = load({"family": "math", "source": "hf", "data_files": path, "records": "examples"})
+    assert hub == local  # datasets' json builder would round the float to 10 digits
+    assert [(r["id"], r["target"]) for r in hub] == [("set-0", "0.6666666666666666"), ("set-1", "2")]
 
-    def load_dataset(name, config, split):
-        calls.append((name, config, split))
-        return [{"text": "great", "label": 1}, {"text": "awful", "label": 0}]
 
-    spec = {"family": "classification", "source": "hf", "name": "org/sst2", "split": "train",
-            "fields": {"input": "text", "target": "label"}, "labels": {0: "negative", 1: "positive"}}
-    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
-    check_split_spec(spec, key="k")
-    assert calls == []
-    rows = load(spec)
-    assert calls == [("org/sst2", None, "train")]
-    assert [(r["id"], r["target"]) for r in rows] == [("sst2-train-0", "positive"), ("sst2-train-1", "negative")]
+@pytest.mark.parametrize("spec, key", [
+    ({"source": "hf", "split": "train"}, "k.name"),
+    ({"source": "hf", "name": "a/b", "data_files": "x.json"}, "k.name"),
+    ({"source": "hf", "name": "a/b"}, "k.split"),
+    ({"source": "hf", "name": "a/b", "split": "test", "records": "examples"}, "k.records"),
+    ({"source": "hf", "data_files": "https://h/x.txt"}, "k.format"),
+    ({"source": "hf", "data_files": "https://h/x.json", "split": "test"}, "k.split"),
+    ({"source": "hf", "data_files": ["a.json"]}, "k.data_files"),
+])
+def test_hf_spec_errors_name_the_key(spec, key):
+    with pytest.raises(ConfigError, match=re.escape(f"'{key}'")):
+        check_split_spec({"family": "bbh", **spec}, key="k")
 
 
 def test_hf_source_without_datasets_names_the_key(monkeypatch):
@@ -394,3 +400,173 @@ def test_disjoint_specs_by_file_range_and_generator_offset(tmp_path):
     check_disjoint({**gen, "seed": 1000}, {**gen, "seed": 1050}, keys=keys, data_root=tmp_path)
     with pytest.raises(ConfigError, match="generator seeds at least a split size apart"):
         check_disjoint({**gen, "seed": 1000}, {**gen, "seed": 1049}, keys=keys, data_root=tmp_path)
+
+
+# ---- the same tasks through Hugging Face datasets (data_source: hub)
+
+GH = "https://raw.githubusercontent.com"
+# each pinned source of an hf_splits data_files URL -> the local copy of that repository's files (SOURCES.md)
+MIRRORS = {
+    f"{GH}/kojima-takeshi188/zero_shot_cot/5ef330fcdeec0cd26aee27943504f91f8ec1c33c/dataset/": "arith_cot/",
+    f"{GH}/forest-snow/alps/3c7ef2c98249fc975a897b27f275695f97d5b7a9/data/SST-2/": "sst2/",
+    f"{GH}/forest-snow/alps/3c7ef2c98249fc975a897b27f275695f97d5b7a9/data/agnews/": "agnews/",
+    f"{GH}/google-research/FLAN/e9e4ec6e2701182c7a91af176f705310da541277/flan/v2/cot_data/": "flan_cot/",
+    f"{GH}/suzgunmirac/BIG-Bench-Hard/9ee07bd481feebf959a6b59d61ea57bdcf30964d/bbh/": "bbh/bbh/",
+    f"{GH}/suzgunmirac/BIG-Bench-Hard/9ee07bd481feebf959a6b59d61ea57bdcf30964d/cot-prompts/": "bbh/cot-prompts/",
+}
+HUB_IDS = {"openai/gsm8k", "tau/commonsense_qa", "deepmind/aqua_rat"}
+
+
+@pytest.fixture(scope="module")
+def hf_cache(tmp_path_factory):
+    import datasets
+
+    old = datasets.config.HF_DATASETS_CACHE
+    datasets.config.HF_DATASETS_CACHE = tmp_path_factory.mktemp("hf-datasets")
+    yield
+    datasets.config.HF_DATASETS_CACHE = old
+
+
+def hub_specs(task_id: str) -> dict:
+    from algrid.tasks import for_source
+
+    task = for_source({task_id: TASKS[task_id]}, "hub")[task_id]
+    return {split: task_split_spec(task, split) for split in task["splits"]}
+
+
+def local_copy(url: str) -> str:
+    prefix = next(p for p in MIRRORS if url.startswith(p))
+    return str(DATA_ROOT / MIRRORS[prefix] / url[len(prefix):])
+
+
+def swap(spec: dict, change) -> dict:
+    spec = change(dict(spec))
+    if "sources" in spec:
+        spec["sources"] = [swap(inner, change) for inner in spec["sources"]]
+    return spec
+
+
+def with_local_files(spec: dict) -> dict:
+    return swap(spec, lambda s: s | {"data_files": local_copy(s["data_files"])} if "data_files" in s else s)
+
+
+def test_hub_specs_cover_every_task_that_reads_files():
+    for task_id, task in TASKS.items():
+        generated = all(spec.get("source") == "package" for spec in task["splits"].values())
+        assert generated != ("hf_splits" in task), task_id  # reasoning-gym tasks need none
+        if generated:
+            continue
+        assert set(task["hf_splits"]) == set(task["splits"]), task_id
+        for split, spec in task["hf_splits"].items():  # for_source carries the splits' selection keys over
+            keys = ("skip", "limit", "sample", "seed")
+            assert {k: spec.get(k) for k in keys} == {k: task["splits"][split].get(k) for k in keys}, task_id
+        assert ("prompt_file" in task) == ("hf_prompt_file" in task), task_id
+        for spec in hub_specs(task_id).values():
+            for inner in spec.get("sources", [spec]):
+                assert spec["source"] == "hf"
+                assert inner.get("name") in HUB_IDS or any(inner["data_files"].startswith(p) for p in MIRRORS)
+
+
+FILE_TASKS = sorted(t for t in TASKS if "hf_splits" in TASKS[t]
+                    and not any(s.get("name") for s in TASKS[t]["hf_splits"].values()))
+
+
+@pytest.mark.parametrize("task_id", FILE_TASKS)
+def test_hub_file_specs_give_the_local_rows(real_splits, hf_cache, task_id):
+    """The pinned files through real datasets (from their local copies): the local route's rows and ids."""
+    for split, spec in hub_specs(task_id).items():
+        rows = load_split(with_local_files(spec), key=f"tasks.{task_id}.hf_splits.{split}", data_root=DATA_ROOT)
+        assert rows == real_splits[task_id, split], split
+
+
+def test_hub_prompt_files_through_datasets(tmp_path, hf_cache):
+    from algrid.tasks import prepare_prompt
+
+    for task_id in [t for t in TASKS if "hf_prompt_file" in TASKS[t]][:3]:
+        out = tmp_path / f"{task_id}.txt"
+        prepare_prompt(local_copy(TASKS[task_id]["hf_prompt_file"]), out)
+        assert out.read_bytes() == Path(TASKS[task_id]["prompt_file"].replace("{data_root}", str(DATA_ROOT))).read_bytes()
+
+
+def _hub_repo(root: Path, configs: dict) -> str:
+    """A dataset directory laid out as a Hub repository (parquet per split, README configs), from real rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    card = ["---", "configs:"]
+    for config, splits in configs.items():
+        card += [f"- config_name: {config}", "  data_files:"]
+        for split, rows in splits.items():
+            path = root / config / f"{split}-00000-of-00001.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist(rows), path)
+            card += [f"  - split: {split}", f"    path: {config}/{split}-*.parquet"]
+    (root / "README.md").write_text("\n".join(card + ["---", ""]))
+    return str(root)
+
+
+def _jsonl_rows(path: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA_ROOT / path).read_text().splitlines() if line.strip()]
+
+
+def _csqa_hub_row(row: dict) -> dict:  # tau/commonsense_qa's columns
+    q = row["question"]
+    return {"id": row["id"], "question": q["stem"], "question_concept": q["question_concept"],
+            "choices": {"label": [c["label"] for c in q["choices"]], "text": [c["text"] for c in q["choices"]]},
+            "answerKey": row["answerKey"]}
+
+
+HUB_LAYOUTS = {  # Hub id -> its configs and splits, built from the local files the Hub rows equal
+    "openai/gsm8k": lambda: {"main": {"train": _jsonl_rows("gsm8k/train.jsonl"),
+                                      "test": _jsonl_rows("gsm8k/test.jsonl")}},
+    "tau/commonsense_qa": lambda: {"default": {
+        "train": [_csqa_hub_row(r) for r in _jsonl_rows("arith_cot/CommonsenseQA/train_rand_split.jsonl")],
+        "validation": [_csqa_hub_row(r) for r in _jsonl_rows("arith_cot/CommonsenseQA/dev_rand_split.jsonl")]}},
+    "deepmind/aqua_rat": lambda: {"raw": {"test": _jsonl_rows("arith_cot/AQuA/test.json")}},
+}
+
+
+@pytest.mark.parametrize("task_id", ["gsm8k", "commonsenseqa", "aqua"])
+def test_hub_dataset_specs_give_the_local_rows(real_splits, hf_cache, tmp_path, task_id):
+    """load_dataset(name, config, split) on a directory shaped like the Hub repository: the local route's rows."""
+    name = next(s["name"] for s in TASKS[task_id]["hf_splits"].values())
+    repo = _hub_repo(tmp_path / name, HUB_LAYOUTS[name]())
+    for split, spec in hub_specs(task_id).items():
+        spec = {**spec, "name": repo, **({} if "config" in spec else {"config": "default"})}
+        rows = load_split(spec, key=f"tasks.{task_id}.hf_splits.{split}", data_root=DATA_ROOT)
+        assert rows == real_splits[task_id, split], split
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("task_id", sorted(t for t in TASKS if "hf_splits" in TASKS[t]))
+def test_hub_ids_give_the_local_rows(real_splits, task_id):
+    """With internet (`pytest -m network`): each task's real hf_splits and prompt load the local rows."""
+    for split, spec in hub_specs(task_id).items():
+        rows = load_split(spec, key=f"tasks.{task_id}.hf_splits.{split}", data_root=DATA_ROOT)
+        assert rows == real_splits[task_id, split], split
+    if "hf_prompt_file" in TASKS[task_id]:
+        import datasets
+
+        fetched = Path(datasets.DownloadManager().download(TASKS[task_id]["hf_prompt_file"])).read_bytes()
+        assert fetched == Path(local_copy(TASKS[task_id]["hf_prompt_file"])).read_bytes()
+
+
+def test_hub_config_plans_without_local_files(monkeypatch, tmp_path):
+    """data_source: hub checks and plans a grid on a machine with no data_root; BBH prompts come from a rule."""
+    from algrid.tasks import for_source
+    from conftest import load_common
+
+    common = load_common()
+    monkeypatch.setenv("ALGRID_DATA_ROOT", str(tmp_path / "no-data"))
+    config = {**yaml.safe_load((REPO / "config" / "defaults.yaml").read_text()), "data_source": "hub"}
+    config["tasks"] = for_source(TASKS, "hub")
+    config["finetune"] |= {"tasks": ["gsm8k"], "eval_tasks": ["bbh-navigate", "gsm8k"], "models": ["smollm2-135m"],
+                           "presets": ["tiny"], "strategies": ["random"], "budgets": [16],
+                           "rounds": [1], "seeds": [0]}
+    common.check_config(config)
+    assert common.prompt_files(config, "bbh-navigate") == ["results/data/bbh-navigate/prompt.txt"]
+    assert common.split_inputs(types.SimpleNamespace(task="gsm8k", split="pool"), config)["files"] == []
+    config["data_source"] = "local"
+    config["tasks"] = TASKS
+    with pytest.raises(ConfigError, match=r"tasks\.[a-z0-9-]+\.splits\..*file not found"):
+        common.check_config(config)

@@ -48,7 +48,11 @@ def file_format(path: Path, given: str | None) -> str | None:
 def read_local(path: Path, fmt: str, *, records: str | None, header: bool, name: str) -> Source:
     if not path.is_file():
         raise DataError(path, "file not found")
-    text = path.read_text(encoding="utf-8")
+    return parse(path, path.read_text(encoding="utf-8"), fmt, records=records, header=header, name=name)
+
+
+def parse(path, text: str, fmt: str, *, records: str | None, header: bool, name: str) -> Source:
+    """Rows of a file's text; ``path`` (a path or URL) names it in errors."""
     if not text.strip():
         raise DataError(path, "file is empty (no rows)")
     if fmt == "jsonl":
@@ -166,14 +170,25 @@ def read_package(spec: dict, key: str) -> Source:
 
 
 def read_hf(spec: dict, key: str) -> Source:
-    """``datasets.load_dataset(name, config, split=split)``; needs ``datasets`` and the Hub."""
+    """Rows through Hugging Face ``datasets``: a Hub dataset (``name``, ``config``, ``split``, ``revision``) with
+    ``load_dataset``; or one file ``data_files`` (URL, ``hf://`` path or local path), which ``load_dataset``'s
+    text builder fetches and caches whole and ``parse`` reads as a local file (same rows, ids and line numbers:
+    the json/csv builders would re-type cells and round floats to 10 digits)."""
     try:
         import datasets
     except ImportError:
         raise ConfigError(f"{key}.source", "source 'hf' needs the 'datasets' package; "
-                          "install it or use a local copy of the data (source: local)") from None
+                          "install it or use the local files (data_source: local)") from None
+    files = spec.get("data_files")
+    if files is not None:
+        (text,) = datasets.load_dataset("text", data_files=files, split="train", sample_by="document")["text"]
+        stem = Path(files.split("?")[0]).stem
+        return parse(files, text, file_format(Path(files.split("?")[0]), spec.get("format")),
+                     records=spec.get("records"), header=spec.get("header", True), name=spec.get("id_prefix", stem))
     name, config, split = spec["name"], spec.get("config"), spec["split"]
-    loaded = datasets.load_dataset(name, config, split=split)
+    loaded = datasets.load_dataset(name, config, split=split, revision=spec.get("revision"))
     rows = [Raw(i, None, dict(entry)) for i, entry in enumerate(loaded)]
     origin = f"hf:{name}{'/' + config if config else ''}:{split}"
-    return Source(origin, spec.get("id_prefix", f"{name.rsplit('/', 1)[-1]}-{split}"), rows)
+    if not rows:
+        raise DataError(origin, "no rows")
+    return Source(origin, spec.get("id_prefix", f"{name.rstrip('/').rsplit('/', 1)[-1]}-{split}"), rows)

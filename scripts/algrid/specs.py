@@ -16,12 +16,14 @@ FAMILIES = ("math", "classification", "multichoice", "bbh", "instruction")
 SOURCES = {
     "local": {"required": {"path"}, "optional": {"format", "records", "header"}},
     "package": {"required": {"package", "dataset", "size"}, "optional": {"options"}},
-    "hf": {"required": {"name", "split"}, "optional": {"config"}},
+    # a Hub dataset (name + split) or files read by a datasets builder (data_files), see _check_hf
+    "hf": {"required": set(), "optional": {"name", "split", "config", "revision", "data_files", "format", "records",
+                                           "header"}},
 }
 COMMON_KEYS = {"family", "source", "fields", "join", "unescape", "answer", "labels",
                "skip", "limit", "sample", "seed", "id_prefix"}
 SELECTION_KEYS = {"skip", "limit", "sample"}  # apply to one level, never inherited
-TASK_KEYS = {"family", "metric", "splits", "prompt", "prompt_file", "hf_splits", "description"}
+TASK_KEYS = {"family", "metric", "splits", "prompt", "prompt_file", "hf_splits", "hf_prompt_file", "description"}
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -62,7 +64,9 @@ def check_split_spec(spec: dict, *, key: str, data_root: str | os.PathLike = "..
         _check_int(spec, "size", key, minimum=1)
         if not isinstance(spec.get("options", {}), dict):
             raise ConfigError(f"{key}.options", "expected a mapping of generator options, e.g. {max_digits: 2}")
-    for name in ("dataset", "name", "split", "config", "id_prefix"):
+    elif source == "hf":
+        _check_hf(spec, key)
+    for name in ("dataset", "name", "split", "config", "revision", "id_prefix"):
         if name in spec and not isinstance(spec[name], str):
             raise ConfigError(f"{key}.{name}", "expected text")
 
@@ -139,6 +143,28 @@ def _check_labels(spec: dict, key: str) -> None:
         raise ConfigError(f"{key}.labels", "verbalisers must be non-empty text (quote yes/no/true in YAML)")
 
 
+def _check_hf(spec: dict, key: str) -> None:
+    files = spec.get("data_files")
+    if ("name" in spec) == (files is not None):
+        raise ConfigError(f"{key}.name", "source 'hf' needs either name (a Hub dataset, with split) or data_files")
+    if files is None:
+        if "split" not in spec:
+            raise ConfigError(f"{key}.split", "missing (required for a Hub dataset name)")
+        for name in ("format", "records", "header"):
+            if name in spec:
+                raise ConfigError(f"{key}.{name}", "only for data_files (a Hub dataset has its own format)")
+        return
+    if not isinstance(files, str) or not files:
+        raise ConfigError(f"{key}.data_files", "expected one URL or path (several files: a list of sources)")
+    first = Path(files.split("?")[0])
+    if file_format(first, spec.get("format")) is None:
+        raise ConfigError(f"{key}.format", f"cannot tell the format of {first}: give format: jsonl|json|csv|tsv")
+    if "records" in spec and (file_format(first, spec.get("format")) != "json" or not isinstance(spec["records"], str)):
+        raise ConfigError(f"{key}.records", "expected a dotted key path, e.g. examples, and a json file")
+    if "split" in spec or "config" in spec or "revision" in spec:
+        raise ConfigError(f"{key}.split", "data_files are one split: drop split/config/revision")
+
+
 def _check_local(spec: dict, key: str, data_root) -> None:
     path = resolve_path(str(spec["path"]), data_root)
     if file_format(path, spec.get("format")) is None:
@@ -193,6 +219,8 @@ def _extents(spec: dict, data_root) -> list[tuple[tuple, int, int | None]]:
         identity = ("file", str(resolve_path(str(spec["path"]), data_root).resolve()), spec.get("records"))
     elif source == "package":  # reasoning-gym makes item i of seed s from Random(s + i): seeds are row offsets
         identity = ("package", spec["package"], spec["dataset"], repr(sorted(spec.get("options", {}).items())))
+    elif "data_files" in spec:
+        identity = ("hf", spec["data_files"], spec.get("records"))
     else:
         identity = ("hf", spec["name"], spec.get("config"), spec["split"])
     offset = spec.get("seed", 0) if source == "package" else 0

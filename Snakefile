@@ -47,6 +47,7 @@ wildcard_constraints:
     seed=r"\d+",
     round=r"\d+",
     shots=r"\d+",
+    shard=r"\d+",
 
 
 include: "rules/data.smk"

@@ -7,7 +7,7 @@ import itertools
 import os
 from pathlib import Path
 
-from algrid import strategies
+from algrid import shards, strategies
 from algrid.codeversion import code_version
 from algrid.data import check_split_spec, task_split_spec
 from algrid.errors import AlgridError, ConfigError
@@ -217,6 +217,9 @@ def check_config(config) -> None:
                     f"'{task}' (at most {size} rows: tasks.{task}.splits.pool)",
                 )
     check_icl_config(config)
+    if config.get("scoring", {}).get("shard_size") is not None:  # shards are counted from each pool's bound
+        for task in dict.fromkeys(ft.get("tasks", []) + icl_tasks(config)):
+            score_shards(config, task)
 
 
 def default_targets(config) -> list[str]:
@@ -276,6 +279,21 @@ def schema_error(config, schema_path) -> str:
         return "config does not match config/schema.yaml"
     key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
     return f"config key '{key}': {error.message}"
+
+
+def scoring_params(config) -> dict:
+    """What a scoring job passes to algrid.scoring (shard_size only shapes the DAG)."""
+    return {k: v for k, v in config["scoring"].items() if k != "shard_size"}
+
+
+def score_shards(config, task: str) -> list:
+    """[start, stop) pool rows of each scoring shard of a task (scoring.shard_size), counted from the pool's bound."""
+    bound = pool_size_bound(config["tasks"][task]["splits"].get("pool", {}))
+    return shards.shard_ranges(bound, config["scoring"].get("shard_size"), task=task)
+
+
+def shard_files(config, task: str, stem: str) -> list[str]:
+    return [f"{stem}.shard{i}.parquet" for i in range(len(score_shards(config, task)))]
 
 
 def pool_size_bound(spec: dict):

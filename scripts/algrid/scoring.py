@@ -29,13 +29,22 @@ def score_pool(model, tokenizer, rows, pc: dict, *, max_new_tokens: int, batch_s
 
 
 def score_file(model_dir, pool_path, fewshot_path, out_path, *, adapter, family, prompt, model_spec, max_new_tokens,
-               batch_size, fewshot_k=0) -> None:
+               batch_size, fewshot_k=0, rows=None) -> None:
+    """Score the pool, or its rows [start, stop) when ``rows`` is given (one shard; an empty one loads no model)."""
     from .io import atomic_path, read_jsonl
 
+    pool = read_jsonl(pool_path)
+    if rows is not None:
+        pool = pool[rows[0]:rows[1]]
+        if not pool:
+            with atomic_path(out_path) as tmp:
+                pd.DataFrame(columns=["id", *COLUMNS, "output"]).to_parquet(tmp, index=False)
+            log.info("rows %s: past the end of the pool, nothing to score", rows)
+            return
     tokenizer = models.load_tokenizer(model_dir)
     model = models.load_model(model_dir, adapter=adapter, quantization=model_spec.get("quantization", "none"),
                               dtype=model_spec.get("dtype", "float32"))
-    rows = read_jsonl(pool_path)
+    rows = pool
     demos = read_jsonl(fewshot_path)[:fewshot_k]
     frame = score_pool(model, tokenizer, rows, prompts.prompt_config(family, prompt),
                        max_new_tokens=max_new_tokens, batch_size=batch_size, demos=demos)

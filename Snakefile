@@ -2,8 +2,7 @@
 # This file only sets up: config, validation, includes and the default target.
 import sys
 
-from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("8.0")
 sys.path.insert(0, f"{workflow.basedir}/scripts")
@@ -21,12 +20,10 @@ if not workflow.overwrite_configfiles:  # the default grid, unless --configfile 
 include: "rules/common.smk"
 
 
-try:
-    validate(config, "config/schema.yaml", set_default=False)
+try:  # algrid.config: the schema (types, ranges, unknown keys), then the cross-key checks
+    check_schema(config, f"{workflow.basedir}/config/schema.yaml")
     config["tasks"] = for_source(config["tasks"], config.get("data_source", "local"))  # local files or the Hub
     check_config(config)
-except WorkflowError:
-    sys.exit(f"algrid: {schema_error(config, f'{workflow.basedir}/config/schema.yaml')}")
 except AlgridError as err:
     sys.exit(f"algrid: {err}")
 

@@ -4,14 +4,11 @@ Plain Python (no Snakemake globals), so tests import it directly.
 """
 
 import itertools
-import os
-from pathlib import Path
 
 from algrid import shards, strategies
 from algrid.codeversion import code_version
-from algrid.data import check_split_spec, task_split_spec
+from algrid.config import ICL_CATEGORIES, check_config, check_icl_config, check_schema, data_root, pool_size_bound
 from algrid.errors import AlgridError, ConfigError
-from algrid.specs import check_disjoint
 from algrid.tasks import earlier_splits, for_source, split_source, splits_key
 
 SLUG = r"[a-z0-9][a-z0-9-]*"
@@ -20,10 +17,6 @@ RUN = "{task}/{model}/{preset}/{strategy}/b{budget}-m{rounds}/seed{seed}"
 FT = f"results/finetune/{RUN}"
 ROUND = f"{FT}/round{{round}}"  # one round of one cell
 CELL_KEYS = ("task", "model", "preset", "strategy", "budget", "rounds", "seed")
-
-
-def data_root(config) -> str:
-    return os.environ.get("ALGRID_DATA_ROOT", config.get("data_root", "../shared/data"))
 
 
 def round_sizes(budget: int, rounds: int) -> list[int]:
@@ -180,48 +173,6 @@ def round_seed(w) -> int:
     return int(w.seed) * 1000 + int(w.round)
 
 
-def check_config(config) -> None:
-    """Cross-key checks the JSON schema cannot express; raises AlgridError with the config key."""
-    ft = config.get("finetune") or {}
-    for key, registry in (("tasks", "tasks"), ("eval_tasks", "tasks"), ("models", "models"), ("presets", "presets")):
-        for name in ft.get(key, []):
-            if name not in (config.get(registry) or {}):
-                known = ", ".join(sorted(config.get(registry) or {}))
-                raise ConfigError(f"finetune.{key}", f"unknown {registry[:-1]} '{name}'; known: {known}")
-    for name in ft.get("strategies", []):
-        strategies.get(name)
-    for name, params in (config.get("strategies") or {}).items():
-        strategies.get(name).resolve_params(params or {})
-    if ft and ft.get("embedder") not in (config.get("embedders") or {}):
-        raise ConfigError("finetune.embedder", f"unknown embedder '{ft.get('embedder')}'")
-    for rounds in ft.get("rounds", []):
-        round_sizes(1, rounds)
-    check_target_split(config)
-    used = set(ft.get("tasks", [])) | set(ft.get("eval_tasks", []))
-    for task in sorted(used):
-        for split in config["tasks"][task].get("splits", {}):
-            spec = task_split_spec(config["tasks"][task], split)
-            group = splits_key(config["tasks"][task], config.get("data_source", "local"))
-            check_split_spec(spec, key=f"tasks.{task}.{group}.{split}", data_root=data_root(config))
-        prompt_file = config["tasks"][task].get("prompt_file")
-        local_prompt = prompt_file and "://" not in prompt_file  # a URL (data_source hub) is fetched by a rule
-        if local_prompt and not Path(prompt_file.replace("{data_root}", data_root(config))).is_file():
-            raise ConfigError(f"tasks.{task}.prompt_file", f"file '{prompt_file}' does not exist")
-    for task in ft.get("tasks", []):
-        size = pool_size_bound(config["tasks"][task]["splits"].get("pool", {}))
-        for budget in ft.get("budgets", []):
-            if size is not None and budget > size:
-                raise ConfigError(
-                    "finetune.budgets",
-                    f"budget {budget} is larger than the pool of task "
-                    f"'{task}' (at most {size} rows: tasks.{task}.splits.pool)",
-                )
-    check_icl_config(config)
-    if config.get("scoring", {}).get("shard_size") is not None:  # shards are counted from each pool's bound
-        for task in dict.fromkeys(ft.get("tasks", []) + icl_tasks(config)):
-            score_shards(config, task)
-
-
 def default_targets(config) -> list[str]:
     """What `snakemake` with no target builds: each family's tables and plots, for the families the grid has."""
     targets = []
@@ -239,48 +190,6 @@ def default_targets(config) -> list[str]:
     return list(dict.fromkeys(targets))
 
 
-def check_target_split(config) -> None:
-    """Relevance strategies read the eval tasks' target split: declared, not eval, and provably not eval's rows."""
-    ft = config.get("finetune") or {}
-    if not any("queries" in strategy_needs(s) for s in ft.get("strategies", [])):
-        return
-    split = ft["target_split"]
-    if split in ("eval", "pool", "fewshot"):
-        raise ConfigError(
-            "finetune.target_split",
-            f"'{split}' cannot be the target split; declare e.g. a 'dev' split of each eval task",
-        )
-    for task in ft.get("eval_tasks", []):
-        splits = config["tasks"][task].get("splits", {})
-        if split not in splits:
-            raise ConfigError(
-                f"tasks.{task}.splits",
-                f"no '{split}' split, which finetune.target_split names for the relevance strategies "
-                f"({', '.join(s for s in ft['strategies'] if 'queries' in strategy_needs(s))}); declare one whose "
-                "rows are not eval rows",
-            )
-        check_disjoint(
-            task_split_spec(config["tasks"][task], split),
-            task_split_spec(config["tasks"][task], "eval"),
-            keys=(f"tasks.{task}.splits.{split}", f"tasks.{task}.splits.eval"),
-            data_root=data_root(config),
-        )
-
-
-def schema_error(config, schema_path) -> str:
-    """The most relevant JSON-schema violation as one line naming the config key."""
-    import jsonschema
-    import yaml
-
-    with open(schema_path) as f:
-        validator = jsonschema.Draft202012Validator(yaml.safe_load(f))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
-    if error is None:
-        return "config does not match config/schema.yaml"
-    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-    return f"config key '{key}': {error.message}"
-
-
 def scoring_params(config) -> dict:
     """What a scoring job passes to algrid.scoring (shard_size only shapes the DAG)."""
     return {k: v for k, v in config["scoring"].items() if k != "shard_size"}
@@ -296,17 +205,10 @@ def shard_files(config, task: str, stem: str) -> list[str]:
     return [f"{stem}.shard{i}.parquet" for i in range(len(score_shards(config, task)))]
 
 
-def pool_size_bound(spec: dict):
-    """An upper bound on a split's rows known without reading it (size/limit), else None."""
-    bounds = [spec[k] for k in ("size", "limit") if spec.get(k) is not None]
-    return min(bounds) if bounds else None
-
-
 # --- icl family (seed 000): demonstration selection, no training -------------------------------------------
 
 ICL = "results/icl/{task}/{model}/{strategy}/k{shots}/seed{seed}"
 ICL_KEYS = ("task", "model", "strategy", "shots", "seed")
-ICL_CATEGORIES = ("classification", "multichoice", "commonsense", "math", "instruction")
 ICL_ALL = "all_tasks"  # the union of every category
 
 
@@ -392,41 +294,6 @@ def icl_score_inputs(w, config) -> dict:
     if icl_judge(w, config):
         inputs["judgments"] = f"{run}/judgments.jsonl"
     return inputs
-
-
-def check_icl_config(config) -> None:
-    """Cross-key checks of the icl block; the split files are checked for icl.tasks only (categories may name
-    tasks whose data this machine lacks; they fail when requested)."""
-    icl = config.get("icl") or {}
-    if not icl:
-        return
-    tasks = config.get("tasks") or {}
-    for name in icl_tasks(config):
-        if name not in tasks:
-            raise ConfigError("icl.tasks", f"unknown task '{name}'; known: {', '.join(sorted(tasks))}")
-    for category, names in (icl.get("categories") or {}).items():
-        if category not in ICL_CATEGORIES:
-            raise ConfigError(f"icl.categories.{category}", f"unknown category; known: {', '.join(ICL_CATEGORIES)}")
-        for name in names:
-            if name not in tasks:
-                raise ConfigError(f"icl.categories.{category}", f"unknown task '{name}'")
-    for name in icl.get("models", []) + ([icl["judge"]] if icl.get("judge") else []):
-        if name not in (config.get("models") or {}):
-            key = "icl.judge" if name == icl.get("judge") else "icl.models"
-            raise ConfigError(key, f"unknown model '{name}'; known: {', '.join(sorted(config.get('models') or {}))}")
-    for name in icl.get("strategies", []):
-        strategies.get(name)
-    if icl.get("embedder") not in (config.get("embedders") or {}):
-        raise ConfigError("icl.embedder", f"unknown embedder '{icl.get('embedder')}'")
-    for task in icl_tasks(config):
-        for split in config["tasks"][task].get("splits", {}):
-            spec = task_split_spec(config["tasks"][task], split)
-            group = splits_key(config["tasks"][task], config.get("data_source", "local"))
-            check_split_spec(spec, key=f"tasks.{task}.{group}.{split}", data_root=data_root(config))
-        size = pool_size_bound(config["tasks"][task]["splits"].get("pool", {}))
-        for shots in icl.get("shots", []):
-            if size is not None and shots > size:
-                raise ConfigError("icl.shots", f"{shots} shots but the pool of task '{task}' has at most {size} rows")
 
 
 def eval_tasks(config) -> list[str]:

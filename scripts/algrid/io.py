@@ -1,8 +1,14 @@
-"""Atomic file output and jsonl helpers: a crash never leaves a half-written result."""
+"""Atomic file output and jsonl helpers: a crash never leaves a half-written result.
+
+Every output is written to a temporary sibling (``.<name>.<random>/<name>``), flushed to disk, and renamed onto
+its path in one step, so a reader (or Snakemake after a kill) sees the old file, no file, or the whole new one.
+A writer killed before the rename leaves only its temporary sibling, removed the next time that output is written.
+"""
 
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,9 +22,11 @@ def atomic_path(path):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
     try:
         yield tmp
+        sync(tmp)
         if path.is_dir():
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -26,9 +34,33 @@ def atomic_path(path):
         shutil.rmtree(tmp.parent, ignore_errors=True)
 
 
+def remove_stale(path: Path) -> None:
+    """Temporary siblings of ``path`` left by a writer that was killed (one job writes an output at a time)."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}")
+    for entry in path.parent.iterdir():
+        if entry.is_dir() and pattern.fullmatch(entry.name):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def sync(path: Path) -> None:
+    """fsync a file, or every file under a directory, so the rename publishes bytes that are on disk."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
+    for file in files:
+        fd = os.open(file, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def write_text(path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def write_bytes(path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_json(path, obj) -> None:
@@ -37,6 +69,18 @@ def write_json(path, obj) -> None:
 
 def write_jsonl(path, rows) -> None:
     write_text(path, "".join(json.dumps(r, default=_jsonable) + "\n" for r in rows))
+
+
+def write_csv(path, frame, **kwargs) -> None:
+    """A pandas DataFrame as CSV, atomically (index off unless given)."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, **{"index": False, **kwargs})
+
+
+def write_parquet(path, frame, **kwargs) -> None:
+    """A pandas DataFrame as parquet, atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, **kwargs)
 
 
 def read_json(path):

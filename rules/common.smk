@@ -8,6 +8,7 @@ import itertools
 from algrid import shards, strategies
 from algrid.codeversion import code_version
 from algrid.config import ICL_CATEGORIES, check_config, check_icl_config, check_schema, data_root, pool_size_bound
+from algrid.ads.grid import ads_metric_files, ads_targets
 from algrid.errors import AlgridError, ConfigError
 from algrid.tasks import earlier_splits, for_source, split_source, splits_key
 
@@ -185,8 +186,9 @@ def default_targets(config) -> list[str]:
         ]
     if icl_cells(config):
         targets += ["results/final_metrics.csv", "results/icl_summary.csv", "results/plots/icl_accuracy.png"]
+    targets += ads_targets(config)
     if not targets:
-        raise ConfigError("finetune, icl", "the grid is empty: no finetune cells and no icl tasks to run")
+        raise ConfigError("finetune, icl, ads", "the grid is empty: no finetune cells, icl tasks or ads runs")
     return list(dict.fromkeys(targets))
 
 

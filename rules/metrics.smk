@@ -2,6 +2,7 @@ rule aggregate:
     input:
         finetune_metric_files(config),
         icl_metric_files(config),
+        ads_metric_files(config),
     output:
         csv="results/final_metrics.csv",
         json="results/final_metrics.json",

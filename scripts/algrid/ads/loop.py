@@ -1,0 +1,176 @@
+"""One iteration of active data search for one cell (task x policy x optimizer x seed).
+
+1. The no-data policy is scored on the held-out rows (the first ``heldout`` rows of the task's pool).
+2. The optimizer proposes ``trajectories`` plans (each prompt shows other example inputs, seeded by seed,
+   iteration and plan index, and the previous iteration's best plans with their rewards); ``propose.parse``
+   keeps the valid calls.
+3. Each plan is executed through ``ApiSet`` until the iteration's cost ``budget`` is spent: the plan being
+   executed then stops where it is (kept, ``budget_exhausted``) and later plans are not executed (``skipped``).
+4. reward = (held-out score conditioned on the plan's data - no-data score) - lambda x (the plan's API cost).
+5. Rejection sampling: the best of this iteration's plans and the previous best is kept (ties: lower cost,
+   then earlier). With no valid plan at all the best is the empty plan (no data, reward 0).
+"""
+
+import json
+import logging
+import random
+
+from .. import models, prompts
+from ..io import read_json, read_jsonl, write_json, write_jsonl
+from . import policy, propose
+from .apis import ApiSet, Bm25Index, CachedLM
+from .cache import CallCache, Ledger, model_fingerprint, totals
+
+log = logging.getLogger(__name__)
+
+EMPTY = {"id": "none", "calls": [], "reward": 0.0, "gain": 0.0, "cost": 0.0, "heldout_score": None}
+
+
+def load_lm(model_dir, spec: dict, cache: CallCache, batch_size: int, loaded: dict | None = None) -> CachedLM:
+    """A model loaded once per job (the optimizer may be the policy)."""
+    loaded = loaded if loaded is not None else {}
+    key = str(model_dir)
+    if key not in loaded:
+        tok = models.load_tokenizer(model_dir)
+        lm = models.load_model(model_dir, quantization=spec.get("quantization", "none"), dtype=spec.get("dtype", "float32"))
+        loaded[key] = CachedLM(lm, tok, name=spec.get("name", key), fingerprint=model_fingerprint(model_dir),
+                               cache=cache, batch_size=batch_size)
+    return loaded[key]
+
+
+def _cell_seed(seed: int, iteration: int, j: int) -> int:
+    return seed * 1_000_003 + iteration * 1009 + j
+
+
+def run_iteration(inputs: dict, out: dict, *, task: dict, models_spec: dict, settings: dict, seed: int,
+                  iteration: int, run: str) -> dict:
+    s = settings
+    cache = CallCache(s.get("cache_dir"))
+    loaded = {}
+    policy_lm = load_lm(inputs["policy"], models_spec["policy"], cache, s["batch_size"], loaded)
+    optimizer = load_lm(inputs["optimizer"], models_spec["optimizer"], cache, s["batch_size"], loaded)
+    pool = read_jsonl(inputs["pool"])
+    heldout = pool[: s["heldout"]]
+    docs = read_jsonl(inputs["corpus"])
+    pc = prompts.prompt_config(task["family"], task.get("prompt"))
+    choices = heldout[0].get("choices") if heldout else None
+    ledger = Ledger(s["cost"], {"run": run, "iteration": iteration})
+    apis = ApiSet(index=Bm25Index(docs), lm=optimizer, ledger=ledger, top_k=s["top_k"],
+                  demos_per_call=s["demos_per_call"], qa_context=s["qa_context"], max_new_tokens=s["max_new_tokens"])
+
+    def heldout_score(collected):
+        cond = policy.conditioned(collected, choices=choices, max_docs=s["max_docs"], max_demos=s["max_demos"])
+        recs = policy.predict(policy_lm, heldout, pc, metric=task["metric"],
+                              max_new_tokens=s["max_new_tokens"]["policy"], **cond)
+        return policy.mean_score(recs)
+
+    base = heldout_score([])
+    log.info("%s iter %d: no-data held-out score %.3f on %d rows", run, iteration, base, len(heldout))
+
+    previous, previous_items, previous_scores = [], {}, None
+    if iteration > 1:
+        previous_scores = read_json(inputs["previous_scores"])
+        ranked = sorted((t for t in read_jsonl(inputs["previous_trajectories"]) if t.get("reward") is not None),
+                        key=lambda t: (-t["reward"], t["cost"], t["id"]))
+        previous = ranked[: s["show_previous"]]
+        for item in read_jsonl(inputs["previous_collected"]):
+            previous_items.setdefault(item["trajectory"], []).append(item)
+
+    # 2. proposals: one optimizer call per plan, all in one batch
+    shown = [{"calls": p["calls"], "reward": p["reward"]} for p in previous]
+    opt_prompts = [propose.build_prompt(optimizer, description=task["description"], inputs=[r["input"] for r in pool],
+                                        previous=shown, max_calls=s["max_calls"], n_examples=s["n_examples"],
+                                        rng=random.Random(_cell_seed(seed, iteration, j)))
+                   for j in range(s["trajectories"])]
+    replies = optimizer.generate("optimizer", opt_prompts, max_new_tokens=s["max_new_tokens"]["optimizer"])
+    trajectories = []
+    for j, reply in enumerate(replies):
+        tid = f"i{iteration}t{j}"
+        ledger.record("optimizer", None, model=optimizer.name, tokens_in=reply["tokens_in"],
+                      tokens_out=reply["tokens_out"], seconds=reply["seconds"], cached=reply["cached"],
+                      trajectory=tid, n_results=1)
+        parsed = propose.parse(propose.PREFILL + reply["output"], max_calls=s["max_calls"])
+        trajectories.append({"id": tid, "iteration": iteration, "raw": propose.PREFILL + reply["output"],
+                             "calls": parsed["calls"], "status": parsed["status"], **parsed["counts"],
+                             "reward": None, "gain": None, "cost": 0.0, "heldout_score": None, "n_items": 0,
+                             "executed_calls": 0, "carried": False})
+
+    # 3-4. execute within the budget, score on the held-out rows
+    budget = s.get("budget")
+    spent = ledger.total()["api_cost"]
+    collected, exhausted_line = [], None
+    for t in trajectories:
+        if t["status"] != "ok":
+            continue
+        if exhausted_line:
+            t["status"] = "skipped_budget"
+            continue
+        items = []
+        for c, call in enumerate(t["calls"]):
+            if budget is not None and spent >= budget:
+                exhausted_line = (f"{run} iter {iteration}: cost budget {budget} exhausted ({spent:.4f} spent) at "
+                                  f"{t['id']} call {c + 1} of {len(t['calls'])}; later calls and plans not executed")
+                log.warning("%s", exhausted_line)
+                t["status"] = "budget_exhausted"
+                break
+            result = apis.call(call["api"], call["argument"], trajectory=t["id"], call=c)
+            call["status"] = result.status
+            items += [{**x, "trajectory": t["id"], "call": c} for x in result.items]
+            spent = ledger.total()["api_cost"]
+            t["executed_calls"] += 1
+        t["cost"] = sum(r["cost"] for r in ledger.records if r.get("trajectory") == t["id"] and r["api"] != "optimizer")
+        if t["executed_calls"] == 0:
+            continue
+        t["n_items"] = len(items)
+        t["heldout_score"] = heldout_score(items)
+        t["gain"] = t["heldout_score"] - base
+        t["reward"] = t["gain"] - s["lambda"] * t["cost"]
+        collected += items
+        log.info("%s: %d calls, %d items, held-out %.3f, gain %+.3f, cost %.4f, reward %+.4f", t["id"],
+                  t["executed_calls"], len(items), t["heldout_score"], t["gain"], t["cost"], t["reward"])
+
+    # 5. rejection sampling over this iteration's plans and the previous best
+    candidates = [t for t in trajectories if t["reward"] is not None]
+    if previous_scores and previous_scores["best"]["id"] != "none":
+        best_prev = previous_scores["best"]
+        carried = {**{k: best_prev[k] for k in ("id", "calls", "reward", "gain", "cost", "heldout_score")},
+                   "iteration": best_prev.get("iteration"), "status": "carried", "carried": True,
+                   "n_items": len(previous_items.get(best_prev["id"], []))}
+        trajectories.append(carried)
+        candidates.append(carried)
+        collected += previous_items.get(best_prev["id"], [])
+    best = min(candidates, key=lambda t: (-t["reward"], t["cost"], t["id"])) if candidates else dict(EMPTY)
+    if not candidates:
+        log.warning("%s iter %d: no valid plan among %d proposals; the policy keeps no data", run, iteration,
+                    len(trajectories))
+    statuses = [t["status"] for t in trajectories if not t["carried"]]
+    records = ledger.records
+    iter_totals = totals(records)
+    cumulative = (previous_scores or {}).get("cumulative", {})
+    scores = {
+        "run": run, "iteration": iteration, "task": task["name"], "seed": seed, "metric": task["metric"],
+        "heldout_n": len(heldout), "heldout_no_data": base,
+        "best": {k: best.get(k) for k in ("id", "iteration", "calls", "reward", "gain", "cost", "heldout_score")},
+        "trajectories": [{k: t.get(k) for k in ("id", "status", "reward", "gain", "cost", "heldout_score", "n_items")}
+                         for t in trajectories],
+        "counts": {
+            "proposals": len(statuses), "valid": sum(s_ in ("ok", "budget_exhausted") for s_ in statuses),
+            "invalid_json": statuses.count("invalid_json"), "no_valid_calls": statuses.count("no_valid_calls"),
+            "skipped_budget": statuses.count("skipped_budget"), "budget_exhausted": statuses.count("budget_exhausted"),
+            **{k: sum(t.get(k, 0) for t in trajectories if not t["carried"])
+               for k in ("unknown_api", "missing_argument", "repaired", "truncated")},
+            "no_hits": sum(r["status"] == "no_hits" for r in records),
+            "empty_results": sum(r["status"] == "empty_result" for r in records),
+        },
+        "budget": budget, "budget_line": exhausted_line,
+        "totals": iter_totals,
+        "cumulative": {k: cumulative.get(k, 0) + v for k, v in iter_totals.items()},
+        "cache": {"hits": cache.hits, "misses": cache.misses},
+    }
+    write_jsonl(out["trajectories"], trajectories)
+    write_jsonl(out["api_calls"], records)
+    write_jsonl(out["collected"], collected)
+    write_json(out["scores"], scores)
+    log.info("%s iter %d: best %s reward %+.4f; %s", run, iteration, best["id"], best["reward"],
+             json.dumps(scores["counts"]))
+    return scores

@@ -1,7 +1,9 @@
 """The three data APIs behind one interface, ``ApiSet.call(api, argument) -> ApiResult``.
 
-- ``retrieval``: BM25 over a document corpus (bm25s, method BM25L; its scores equal rank-bm25's ``BM25L`` on the
-  same tokens, see tests/test_ads_apis.py), the top ``top_k`` documents that share a word with the query.
+- ``retrieval``: BM25 over a document corpus (bm25s, method BM25+; its scores equal rank-bm25's ``BM25Plus`` on
+  the same tokens, see tests/test_ads_apis.py), the top ``top_k`` documents that share a word with the query
+  (BM25+ gives every document delta x idf per query word, so a document without any of them ranks below every
+  one with one: those are not hits).
 - ``demonstrations``: a model writes instruction-response pairs about a topic.
 - ``qa``: a model answers a question, optionally with the best retrieved document as context.
 
@@ -38,9 +40,9 @@ def tokenize(text: str) -> list[str]:
 
 
 class Bm25Index:
-    """bm25s (BM25L, k1 1.5, b 0.75, delta 0.5 as rank-bm25's BM25L) over the tokenized documents."""
+    """bm25s (BM25+, k1 1.5, b 0.75, delta 1 as rank-bm25's BM25Plus) over the tokenized documents."""
 
-    def __init__(self, docs: list[dict], *, k1: float = 1.5, b: float = 0.75, delta: float = 0.5):
+    def __init__(self, docs: list[dict], *, k1: float = 1.5, b: float = 0.75, delta: float = 1.0):
         import bm25s
 
         if not docs:
@@ -48,7 +50,7 @@ class Bm25Index:
         self.docs = docs
         self.tokens = [tokenize(d["text"]) for d in docs]
         self.token_sets = [set(t) for t in self.tokens]
-        self.retriever = bm25s.BM25(method="bm25l", k1=k1, b=b, delta=delta)
+        self.retriever = bm25s.BM25(method="bm25+", k1=k1, b=b, delta=delta)
         self.retriever.index(self.tokens, show_progress=False)
         self.vocab = self.retriever.vocab_dict
 
@@ -69,7 +71,7 @@ class Bm25Index:
         if not words:
             return []
         scores = self.scores(q)
-        order = np.argsort(-scores, kind="stable")
+        order = np.lexsort((np.arange(len(scores)), -np.round(scores.astype("float64"), 4)))  # ties: corpus order
         hits = []
         for i in order:
             if len(hits) == k:

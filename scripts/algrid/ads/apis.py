@@ -119,7 +119,7 @@ class CachedLM:
                                            max_new_tokens=max_new_tokens, batch_size=self.batch_size,
                                            stop_strings=stop_strings, desc=api)
             for i, out in zip(todo, outs):
-                results[i] = {"output": out, "tokens_in": self.n_tokens(prompts[i]), "tokens_out": self.n_tokens(out),
+                results[i] = {"api": api, "output": out, "tokens_in": self.n_tokens(prompts[i]), "tokens_out": self.n_tokens(out),
                               "seconds": t.seconds / len(todo)}
                 self.cache.put(keys[i], results[i])
         return [{**r, "cached": c} for r, c in zip(results, cached)]

@@ -67,9 +67,9 @@ def explain(error) -> tuple[str, str]:
 
 
 def closest(name: str, known) -> str:
-    """'; did you mean 'x'?' for the closest known name, or ''."""
+    """" (did you mean 'x'?)" for the closest known name, or ''."""
     match = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
+    return f" (did you mean '{match[0]}'?)" if match else ""
 
 
 def schema_error(config, schema_path) -> str:

@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .errors import DataError
+
 
 @contextlib.contextmanager
 def atomic_path(path):
@@ -83,14 +85,37 @@ def write_parquet(path, frame, **kwargs) -> None:
         frame.to_parquet(tmp, **kwargs)
 
 
+def read_text(path) -> str:
+    """A UTF-8 text file; a binary or undecodable file is a DataError naming file:line."""
+    data = Path(path).read_bytes()
+    if b"\x00" in data[:8192]:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise DataError(path, "binary file (a NUL byte), expected UTF-8 text", line=line)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise DataError(path, f"not UTF-8 text: byte 0x{data[err.start]:02x} at offset {err.start} cannot be "
+                        "decoded; convert the file to UTF-8", line=line) from None
+
+
 def read_json(path):
-    with open(path) as f:
-        return json.load(f)
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as err:
+        raise DataError(path, f"malformed JSON: {err.msg} (column {err.colno})", line=err.lineno) from None
 
 
 def read_jsonl(path) -> list[dict]:
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    rows = []
+    for number, line in enumerate(read_text(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise DataError(path, f"malformed JSON line: {err.msg} (column {err.colno})", line=number) from None
+    return rows
 
 
 def _jsonable(obj):

@@ -58,9 +58,9 @@ def run(main, *, log_file: str | None, threads: int = 1, uses_torch: bool = True
 
 
 def disk_message(err: OSError) -> str:
-    where = err.filename or "an output"
+    where = f"{err.filename}: cannot write" if err.filename else "cannot write an output"
     fix = "free space" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "make it writable"
-    return f"{where}: cannot write ({DISK_ERRORS[err.errno]}); {fix} and rerun (incomplete outputs are rebuilt)"
+    return f"{where} ({DISK_ERRORS[err.errno]}); {fix} and rerun (incomplete outputs are rebuilt)"
 
 
 def fail(message: str) -> None:

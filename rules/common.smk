@@ -10,6 +10,7 @@ from algrid.codeversion import code_version
 from algrid.config import ICL_CATEGORIES, check_config, check_icl_config, check_schema, data_root, pool_size_bound
 from algrid.ads.grid import ads_metric_files, ads_targets
 from algrid.errors import AlgridError, ConfigError
+from algrid.safety.grid import safety_cells
 from algrid.tasks import earlier_splits, for_source, split_source, splits_key
 
 SLUG = r"[a-z0-9][a-z0-9-]*"
@@ -187,8 +188,12 @@ def default_targets(config) -> list[str]:
     if icl_cells(config):
         targets += ["results/final_metrics.csv", "results/icl_summary.csv", "results/plots/icl_accuracy.png"]
     targets += ads_targets(config)
+    if safety_cells(config):
+        targets += ["results/safety_summary.csv"]
     if not targets:
-        raise ConfigError("finetune, icl, ads", "the grid is empty: no finetune cells, icl tasks or ads runs")
+        raise ConfigError(
+            "finetune, icl, ads, safety", "the grid is empty: no finetune cells, icl tasks, ads runs or safety models"
+        )
     return list(dict.fromkeys(targets))
 
 

@@ -1,0 +1,138 @@
+"""The safety grid from config (pure functions, no Snakemake): runs, files, judge settings, cross-key checks."""
+
+import difflib
+import os
+from pathlib import Path
+
+from ..errors import ConfigError
+
+SAFETY_RUN = "results/safety/{model}/{adapter}"
+BASE_ADAPTER = "base"
+GUIDELINES = "resources/safety/judge_guidelines.txt"  # relative to the workflow
+GUIDELINES_PATH = str(Path(__file__).resolve().parents[3] / GUIDELINES)
+JUDGE_KEYS = ("kind", "format", "prefill", "max_new_tokens", "batch_size", "max_response_tokens", "thinking",
+              "controversial", "opening_chars")
+
+
+def data_root(config) -> str:
+    return os.environ.get("ALGRID_DATA_ROOT", config.get("data_root", "../shared/data"))
+
+
+def closest(name: str, known) -> str:
+    match = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def check_registry(config, key: str, names, registry: str) -> None:
+    known = config.get(registry) or {}
+    for name in names:
+        if name not in known:
+            raise ConfigError(key, f"unknown {registry[:-1]} '{name}'{closest(name, known)}; "
+                              f"known ({registry}): {', '.join(sorted(known)) or 'none'}")
+
+
+def safety_cells(config) -> list[dict]:
+    """(model, adapter) runs: each model's base and the listed adapters made for that model."""
+    safety = config.get("safety") or {}
+    registry = config.get("adapters") or {}
+    cells = []
+    for model in safety.get("models", []):
+        for adapter in safety.get("adapters", []):
+            if adapter == BASE_ADAPTER or (registry.get(adapter) or {}).get("model") == model:
+                cells.append({"model": model, "adapter": adapter})
+    return cells
+
+
+def safety_metric_files(config) -> list[str]:
+    return [f"{SAFETY_RUN.format(**c)}/metrics.json" for c in safety_cells(config)]
+
+
+def safety_judges(config) -> list[str]:
+    return list((config.get("safety") or {}).get("judges", []))
+
+
+def judge_spec(config, judge: str) -> dict:
+    spec = config["judges"][judge]
+    return {k: spec[k] for k in JUDGE_KEYS if k in spec} | {"model": spec.get("model")}
+
+
+def judge_model_dir(config, judge: str) -> list[str]:
+    """The prepared model a judge reads (a models: id), or nothing (a Hugging Face id, or no model)."""
+    model = config["judges"][judge].get("model")
+    return [f"results/models/{model}"] if model in (config.get("models") or {}) else []
+
+
+def judge_model_ref(config, judge: str):
+    model = config["judges"][judge].get("model")
+    if config["judges"][judge]["kind"] == "refusal":
+        return None
+    return f"results/models/{model}" if model in (config.get("models") or {}) else model
+
+
+def judge_load(config, judge: str) -> dict:
+    """dtype and quantization of a judge model: its models: entry's, or the judge's own (a Hugging Face id)."""
+    spec = config["judges"][judge]
+    entry = (config.get("models") or {}).get(spec.get("model"), spec)
+    return {"dtype": entry.get("dtype", "float32"), "quantization": entry.get("quantization", "none")}
+
+
+def judge_guidelines(config, judge: str) -> list[str]:
+    spec = config["judges"][judge]
+    return [spec.get("guidelines", GUIDELINES)] if spec["kind"] == "llm" else []
+
+
+def reference_metrics(config) -> str | None:
+    ref = (config.get("safety") or {}).get("reference")
+    return f"{SAFETY_RUN.format(**ref)}/metrics.json" if ref else None
+
+
+def reference_name(config) -> str | None:
+    ref = (config.get("safety") or {}).get("reference")
+    return f"{ref['model']}/{ref['adapter']}" if ref else None
+
+
+def safety_max_new_tokens(config, preset: str | None = None) -> int:
+    """A preset's safety_max_new_tokens (seed 003: 512) where it sets one, else safety.max_new_tokens."""
+    value = (config.get("presets") or {}).get(preset, {}).get("safety_max_new_tokens") if preset else None
+    return int(value if value is not None else config["safety"]["max_new_tokens"])
+
+
+def prompts_file(config) -> str:
+    return config["safety"]["prompts"].replace("{data_root}", data_root(config))
+
+
+def pyrit_root(config) -> str:
+    return config["safety"]["pyrit_root"].replace("{data_root}", data_root(config))
+
+
+def check_safety(config) -> None:
+    """Cross-key checks of the judges, adapters and safety sections (one ConfigError naming the key)."""
+    models = config.get("models") or {}
+    judges = config.get("judges") or {}
+    adapters = config.get("adapters") or {}
+    for judge, spec in judges.items():
+        model = spec.get("model")
+        if spec["kind"] != "refusal" and not model:
+            raise ConfigError(f"judges.{judge}.model", f"a {spec['kind']} judge needs a model (a models: id or a "
+                              "Hugging Face id such as Qwen/Qwen3-4B-SafeRL)")
+        if model and "/" not in model and model not in models:
+            raise ConfigError(f"judges.{judge}.model", f"'{model}' is neither a models: id{closest(model, models)} "
+                              "nor a Hugging Face id (owner/name)")
+    for adapter, spec in adapters.items():
+        if adapter == BASE_ADAPTER:
+            raise ConfigError(f"adapters.{adapter}", "'base' stands for no adapter; name the adapter otherwise")
+        check_registry(config, f"adapters.{adapter}.model", [spec["model"]], "models")
+    safety = config.get("safety") or {}
+    check_registry(config, "safety.models", safety.get("models", []), "models")
+    check_registry(config, "safety.judges", safety.get("judges", []), "judges")
+    for adapter in safety.get("adapters", []):
+        if adapter == BASE_ADAPTER:
+            continue
+        check_registry(config, "safety.adapters", [adapter], "adapters")
+        if adapters[adapter]["model"] not in safety.get("models", []):
+            raise ConfigError("safety.adapters", f"adapter '{adapter}' is for model '{adapters[adapter]['model']}' "
+                              f"(adapters.{adapter}.model), which is not in safety.models")
+    ref = safety.get("reference")
+    if ref and ref not in safety_cells(config):
+        raise ConfigError("safety.reference", f"{ref['model']}/{ref['adapter']} is not a run of the safety grid "
+                          f"(safety.models x safety.adapters): {', '.join(c['model'] + '/' + c['adapter'] for c in safety_cells(config)) or 'none'}")

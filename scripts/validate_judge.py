@@ -1,0 +1,8 @@
+from algrid.runner import run
+from algrid.safety import first, validate
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+run(lambda: validate.validate_judge(sm.params.root, sm.output[0], judge=sm.wildcards.judge, spec=sm.params.spec,
+                                    model_ref=sm.params.model_ref, guidelines=first(sm.input.get("guidelines")),
+                                    load=sm.params.load, limit=sm.params.limit),
+    log_file=sm.log[0], threads=sm.threads, gpus=sm.resources.get("gpu", 0))

@@ -3,23 +3,22 @@
 # rate (Wilson 95%), per hazard, with a grade against a reference run. Three places run it: the standalone grid
 # (results/safety/{model}/{adapter}), each finetune round's adapter ({ROUND}/safety) and the base model of a
 # finetune preset (results/base/{model}/{preset}/safety). validate_judge scores every judge on human labels.
-import os
-
 from algrid.safety.grid import (
+    SAFETY_BASE,
     SAFETY_RUN,
     check_safety,
-    judge_guidelines,
+    judge_inputs,
     judge_load,
-    judge_model_dir,
     judge_model_ref,
     judge_spec,
     prompts_file,
     pyrit_root,
-    reference_metrics,
     reference_name,
+    safety_generation,
+    safety_identity,
     safety_judges,
-    safety_max_new_tokens,
     safety_metric_files,
+    safety_score_inputs,
 )
 
 try:
@@ -33,51 +32,13 @@ wildcard_constraints:
     judge=SLUG,
 
 
-SAFETY_BASE = "results/base/{model}/{preset}/safety"
 SAFETY_ROUND = f"{ROUND}/safety"
 MODEL_RESOURCES = {"gpu": 1, "mem_mb": 16000, "runtime": 240}
 
 
-def safety_generation(w):
-    """Generation settings of a run: a finetune preset's safety_max_new_tokens overrides safety.max_new_tokens."""
-    return {
-        "max_new_tokens": safety_max_new_tokens(config, w.get("preset")),
-        "batch_size": config["safety"]["batch_size"],
-        "system": config["safety"].get("system"),
-    }
-
-
-def safety_identity(w):
-    """The keys of a run's metrics.json: model + adapter (standalone), the cell + round, or model + preset."""
-    if "round" in w.keys():
-        return {**cell_identity(w), "adapter": "round"}
-    if "preset" in w.keys():
-        return {"model": w.model, "preset": w.preset, "adapter": "base"}
-    return {"model": w.model, "adapter": w.adapter}
-
-
-def safety_score_inputs(w, run):
-    inputs = {
-        "responses": f"{run}/responses.jsonl",
-        "judges": [f"{run}/judges/{j}.jsonl" for j in safety_judges(config)],
-    }
-    reference = reference_metrics(config)
-    if reference and reference != f"{run}/metrics.json":  # the reference itself is graded against itself
-        inputs["reference"] = reference
-    return inputs
-
-
-def judge_inputs(w, responses):
-    return {
-        "responses": responses,
-        "model": judge_model_dir(config, w.judge),
-        "guidelines": [os.path.join(workflow.basedir, p) for p in judge_guidelines(config, w.judge)],
-    }
-
-
 rule safety_prompts:
     input:
-        lambda w: prompts_file(config),
+        prompts_file(config),
     output:
         "results/safety/prompts.jsonl",
     log:
@@ -128,7 +89,7 @@ rule safety_respond:
     params:
         code=code_version("safety_respond"),
         model=lambda w: model_load(config, w.model),
-        generation=safety_generation,
+        generation=lambda w: safety_generation(w, config),
     script:
         "../scripts/safety_respond.py"
 
@@ -160,7 +121,7 @@ use rule safety_respond as safety_respond_base with:
 
 rule safety_judge:
     input:
-        unpack(lambda w: judge_inputs(w, SAFETY_RUN.format(**w) + "/responses.jsonl")),
+        unpack(lambda w: judge_inputs(w, config, SAFETY_RUN, workflow.basedir)),
     output:
         f"{SAFETY_RUN}/judges/{{judge}}.jsonl",
     log:
@@ -183,7 +144,7 @@ rule safety_judge:
 
 use rule safety_judge as safety_judge_round with:
     input:
-        unpack(lambda w: judge_inputs(w, SAFETY_ROUND.format(**w) + "/responses.jsonl")),
+        unpack(lambda w: judge_inputs(w, config, SAFETY_ROUND, workflow.basedir)),
     output:
         f"{SAFETY_ROUND}/judges/{{judge}}.jsonl",
     log:
@@ -194,7 +155,7 @@ use rule safety_judge as safety_judge_round with:
 
 use rule safety_judge as safety_judge_base with:
     input:
-        unpack(lambda w: judge_inputs(w, SAFETY_BASE.format(**w) + "/responses.jsonl")),
+        unpack(lambda w: judge_inputs(w, config, SAFETY_BASE, workflow.basedir)),
     output:
         f"{SAFETY_BASE}/judges/{{judge}}.jsonl",
     log:
@@ -205,7 +166,7 @@ use rule safety_judge as safety_judge_base with:
 
 rule safety_score:
     input:
-        unpack(lambda w: safety_score_inputs(w, SAFETY_RUN.format(**w))),
+        unpack(lambda w: safety_score_inputs(w, config, SAFETY_RUN)),
     output:
         judgments=f"{SAFETY_RUN}/judgments.jsonl",
         metrics=f"{SAFETY_RUN}/metrics.json",
@@ -225,7 +186,7 @@ rule safety_score:
 
 use rule safety_score as safety_score_round with:
     input:
-        unpack(lambda w: safety_score_inputs(w, SAFETY_ROUND.format(**w))),
+        unpack(lambda w: safety_score_inputs(w, config, SAFETY_ROUND)),
     output:
         judgments=f"{SAFETY_ROUND}/judgments.jsonl",
         metrics=f"{SAFETY_ROUND}/metrics.json",
@@ -235,7 +196,7 @@ use rule safety_score as safety_score_round with:
 
 use rule safety_score as safety_score_base with:
     input:
-        unpack(lambda w: safety_score_inputs(w, SAFETY_BASE.format(**w))),
+        unpack(lambda w: safety_score_inputs(w, config, SAFETY_BASE)),
     output:
         judgments=f"{SAFETY_BASE}/judgments.jsonl",
         metrics=f"{SAFETY_BASE}/metrics.json",
@@ -266,7 +227,7 @@ rule safety_summary:
 
 rule validate_judge:
     input:
-        unpack(lambda w: judge_inputs(w, [])),
+        unpack(lambda w: judge_inputs(w, config, None, workflow.basedir)),
     output:
         "results/judges/{judge}/validation.json",
     log:

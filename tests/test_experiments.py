@@ -16,7 +16,14 @@ def declared(config: dict) -> tuple[set, set]:
     if icl.get("judge") and icl.get("tasks"):
         models.add(icl["judge"])
     tasks = set(ft.get("tasks", [])) | set(ft.get("eval_tasks", [])) | set(icl.get("tasks", []))
-    models |= set((config.get("safety") or {}).get("models", []))  # the safety family's default target
+    safety = config.get("safety") or {}
+    models |= set(safety.get("models", []))  # the safety family's default target
+    if safety:  # its judges' models (registry ids; a Hugging Face id is loaded by the judge job itself)
+        defaults = yaml.safe_load((REPO / "config" / "defaults.yaml").read_text())
+        registry = {**defaults["judges"], **(config.get("judges") or {})}
+        known = {**defaults["models"], **(config.get("models") or {})}
+        judges = safety.get("judges", defaults["safety"]["judges"])
+        models |= {registry[j]["model"] for j in judges if registry[j].get("model") in known}
     return models, tasks
 
 

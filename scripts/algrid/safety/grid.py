@@ -6,7 +6,9 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-SAFETY_RUN = "results/safety/{model}/{adapter}"
+SAFETY_RUN = "results/safety/{model}/{adapter}"  # the standalone grid
+SAFETY_BASE = "results/base/{model}/{preset}/safety"  # a finetune preset's base model
+ROUND_KEYS = ("task", "model", "preset", "strategy", "budget", "rounds", "seed", "round")
 BASE_ADAPTER = "base"
 GUIDELINES = "resources/safety/judge_guidelines.txt"  # relative to the workflow
 GUIDELINES_PATH = str(Path(__file__).resolve().parents[3] / GUIDELINES)
@@ -136,3 +138,49 @@ def check_safety(config) -> None:
     if ref and ref not in safety_cells(config):
         raise ConfigError("safety.reference", f"{ref['model']}/{ref['adapter']} is not a run of the safety grid "
                           f"(safety.models x safety.adapters): {', '.join(c['model'] + '/' + c['adapter'] for c in safety_cells(config)) or 'none'}")
+
+
+# --- rule inputs and params (w: a rule's wildcards) ---------------------------------------------------------
+
+
+def _keys(w) -> dict:
+    return {k: w[k] for k in w.keys()}
+
+
+def judge_inputs(w, config, run: str | None, basedir: str) -> dict:
+    """What a judge job reads: the run's responses (none for validate_judge), its model, its guidelines."""
+    return {
+        "responses": [f"{run.format(**_keys(w))}/responses.jsonl"] if run else [],
+        "model": judge_model_dir(config, w.judge),
+        "guidelines": [os.path.join(basedir, p) for p in judge_guidelines(config, w.judge)],
+    }
+
+
+def safety_score_inputs(w, config, run: str) -> dict:
+    run = run.format(**_keys(w))
+    inputs = {"responses": f"{run}/responses.jsonl",
+              "judges": [f"{run}/judges/{j}.jsonl" for j in safety_judges(config)]}
+    reference = reference_metrics(config)
+    if reference and reference != f"{run}/metrics.json":  # the reference run is graded against itself
+        inputs["reference"] = reference
+    return inputs
+
+
+def safety_generation(w, config) -> dict:
+    """Generation settings of a run: a finetune preset's safety_max_new_tokens overrides safety.max_new_tokens."""
+    keys = _keys(w)
+    return {"max_new_tokens": safety_max_new_tokens(config, keys.get("preset")),
+            "batch_size": config["safety"]["batch_size"], "system": config["safety"].get("system")}
+
+
+def safety_identity(w) -> dict:
+    """The keys of a run's metrics.json: model + adapter (standalone), the finetune cell + round (adapter
+    'round'), or model + preset (adapter 'base', a finetune preset's base model)."""
+    keys = _keys(w)
+    if "round" in keys:
+        ints = ("budget", "rounds", "seed", "round")
+        return {**{k: int(keys[k]) if k in ints else keys[k] for k in ROUND_KEYS},
+                "adapter": "round"}
+    if "preset" in keys:
+        return {"model": keys["model"], "preset": keys["preset"], "adapter": "base"}
+    return {"model": keys["model"], "adapter": keys["adapter"]}

@@ -150,6 +150,7 @@ def validate_judge(root, out_path, *, judge: str, spec: dict, model_ref=None, gu
     """validation.json: per PyRIT set, the judge's agreement with the human labels and PyRIT's published
     figures; the judge's raw answers are kept per item."""
     text = Path(guidelines).read_text() if guidelines else None
+    limit = None if spec["kind"] == "refusal" else limit  # the phrase detector costs nothing: every item
     model = None
     if spec["kind"] != "refusal":
         model = judging.load_judge_model(model_ref, f"judges.{judge}.model", load or {})

@@ -9,6 +9,7 @@ from algrid import shards, strategies
 from algrid.codeversion import code_version
 from algrid.config import ICL_CATEGORIES, check_config, check_icl_config, check_schema, data_root, pool_size_bound
 from algrid.ads.grid import ads_metric_files, ads_targets
+from algrid.finetune.grid import adapter_eval_cells, checkpoint_score_files, subsample_params
 from algrid.errors import AlgridError, ConfigError
 from algrid.safety.grid import safety_cells
 from algrid.tasks import earlier_splits, for_source, split_source, splits_key
@@ -185,6 +186,9 @@ def default_targets(config) -> list[str]:
             "results/selection_diagnostics.csv",
             "results/plots/selection_vs_rounds.png",
         ]
+        targets += checkpoint_score_files(config)  # seed 003's checkpoint sweeps
+    if adapter_eval_cells(config):  # existing adapters evaluated without training (finetune.adapters)
+        targets += ["results/final_metrics.csv"]
     if icl_cells(config):
         targets += ["results/final_metrics.csv", "results/icl_summary.csv", "results/plots/icl_accuracy.png"]
     targets += ads_targets(config)
@@ -366,6 +370,7 @@ def eval_params(w, config) -> list[dict]:
                 "metric": task["metric"],
                 "prompt": task.get("prompt", {}),
                 **{k: preset[k] for k in EVAL_KEYS},
+                **subsample_params(config, w.preset),  # seed 003: a seeded share of the eval split
             }
         )
     return params

@@ -1,8 +1,24 @@
+from algrid.finetune.grid import (
+    adapter_eval_metric_files,
+    check_finetune_extras,
+    expectations,
+    safety_pairs,
+)
+
+try:  # seed 003's keys: thresholds per known preset, adapters to evaluate, strategy 'all' on the whole pool
+    check_finetune_extras(config)
+except AlgridError as err:
+    sys.exit(f"algrid: {err}")
+
+
 rule aggregate:
     input:
-        finetune_metric_files(config),
-        icl_metric_files(config),
-        ads_metric_files(config),
+        metrics=finetune_metric_files(config)
+        + adapter_eval_metric_files(config)
+        + icl_metric_files(config)
+        + ads_metric_files(config),
+        safety=sorted(set(safety_pairs(config).values())),
+        eval_splits=sorted(set(expectations(config)["eval_files"].values())),
     output:
         csv="results/final_metrics.csv",
         json="results/final_metrics.json",
@@ -18,5 +34,7 @@ rule aggregate:
         "../envs/data.yaml"
     params:
         code=code_version("aggregate"),
+        safety=safety_pairs(config),
+        expect=expectations(config),
     script:
         "../scripts/aggregate.py"

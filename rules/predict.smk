@@ -1,4 +1,23 @@
 # One prediction job per adapter (and per base model) evaluates every eval task: one model load, not one per task.
+# Seed 003 adds: each checkpoint of a sweep, and existing adapters (finetune.adapters) evaluated without training.
+from types import SimpleNamespace
+
+from algrid.finetune.grid import ADAPTER_EVAL, adapter_model, checkpoint_count
+
+CKPT = f"{ROUND}/checkpoints/ckpt{{ckpt}}"
+PREDICT_RESOURCES = {"gpu": 1, "mem_mb": 16000, "runtime": 240}
+
+
+def adapter_eval_inputs(w):
+    """eval_inputs for the model the adapter was trained on (adapters.<id>.model)."""
+    return eval_inputs(SimpleNamespace(model=adapter_model(config, w.adapter)), config)
+
+
+def adapter_eval_identity(w):
+    return {"family": "finetune", "model": adapter_model(config, w.adapter), "preset": w.preset,
+            "strategy": "adapter", "adapter": w.adapter, "eval_task": w.eval_task}
+
+
 if eval_tasks(config):
 
     rule predict_round:
@@ -15,7 +34,7 @@ if eval_tasks(config):
             "../envs/model.yaml"
         threads: config["threads"]["model"]
         resources:
-            gpu=1,
+            **PREDICT_RESOURCES,
         params:
             code=code_version("predict"),
             model=lambda w: model_load(config, w.model),
@@ -58,3 +77,84 @@ use rule score_round as score_base with:
         "results/base/{model}/{preset}/metrics/{eval_task}.json",
     log:
         "results/base/{model}/{preset}/logs/score.{eval_task}.log",
+
+
+if eval_tasks(config):
+
+    use rule predict_round as predict_checkpoint with:
+        input:
+            unpack(lambda w: eval_inputs(w, config)),
+            adapter=f"{CKPT}/adapter",
+        output:
+            [f"{CKPT}/predictions/{e}.jsonl" for e in eval_tasks(config)],
+        log:
+            f"{ROUND}/logs/predict.ckpt{{ckpt}}.log",
+        benchmark:
+            f"{ROUND}/benchmarks/predict.ckpt{{ckpt}}.tsv"
+        wildcard_constraints:
+            ckpt=r"\d+",
+
+    use rule predict_round as predict_adapter with:
+        input:
+            unpack(adapter_eval_inputs),
+            adapter="results/adapters/{adapter}",
+        output:
+            [f"{ADAPTER_EVAL}/predictions/{e}.jsonl" for e in eval_tasks(config)],
+        log:
+            f"{ADAPTER_EVAL}/logs/predict.log",
+        benchmark:
+            f"{ADAPTER_EVAL}/benchmarks/predict.tsv"
+        params:
+            code=code_version("predict"),
+            model=lambda w: model_load(config, adapter_model(config, w.adapter)),
+            tasks=lambda w: eval_params(w, config),
+
+
+use rule score_round as score_checkpoint with:
+    input:
+        f"{CKPT}/predictions/{{eval_task}}.jsonl",
+    output:
+        f"{CKPT}/metrics/{{eval_task}}.json",
+    log:
+        f"{ROUND}/logs/score.ckpt{{ckpt}}.{{eval_task}}.log",
+    params:
+        code=code_version("score_predictions"),
+        metric=lambda w: config["tasks"][w.eval_task]["metric"],
+        identity=lambda w: {**cell_identity(w), "checkpoint": int(w.ckpt)},
+    wildcard_constraints:
+        ckpt=r"\d+",
+
+
+use rule score_round as score_adapter with:
+    input:
+        f"{ADAPTER_EVAL}/predictions/{{eval_task}}.jsonl",
+    output:
+        f"{ADAPTER_EVAL}/metrics/{{eval_task}}.json",
+    log:
+        f"{ADAPTER_EVAL}/logs/score.{{eval_task}}.log",
+    params:
+        code=code_version("score_predictions"),
+        metric=lambda w: config["tasks"][w.eval_task]["metric"],
+        identity=adapter_eval_identity,
+
+
+rule checkpoint_scores:  # every checkpoint of a sweep scored on every eval task; the best one marked
+    input:
+        checkpoints=lambda w: [f"{CKPT.format(**w, ckpt=i)}/adapter" for i in range(1, checkpoint_count(config, w.preset) + 1)],
+        metrics=lambda w: [  # the last checkpoint is the end of training: the round's own metrics
+            f"{CKPT.format(**w, ckpt=i)}/metrics/{e}.json"
+            for i in range(1, checkpoint_count(config, w.preset))
+            for e in eval_tasks(config)
+        ]
+        + [f"{ROUND.format(**w)}/metrics/{e}.json" for e in eval_tasks(config)],
+    output:
+        f"{ROUND}/checkpoint_scores.csv",
+    log:
+        f"{ROUND}/logs/checkpoint_scores.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        code=code_version("checkpoint_scores"),
+        select_on=lambda w: eval_tasks(config)[0],
+    script:
+        "../scripts/checkpoint_scores.py"

@@ -103,12 +103,12 @@ def test_per_query(name):
 
 
 def test_registry():
-    expected = {"random", "entropy", "least_confidence", "margin", "max_entropy", "perplexity_high",
+    expected = {"all", "random", "entropy", "least_confidence", "margin", "max_entropy", "perplexity_high",
                 "perplexity_low", "kmeans", "kcenter", "facility_location", "similarity", "bm25", "hybrid"}
     assert expected <= set(names()) and names() == sorted(names())
     modules = {m.name for m in pkgutil.iter_modules(strategies.__path__) if not m.name.startswith("_")}
     assert {type(get(n)).__module__.rsplit(".", 1)[1] for n in names()} == modules
-    with pytest.raises(ConfigError, match="unknown strategy 'nope'; known: bm25, entropy"):
+    with pytest.raises(ConfigError, match="unknown strategy 'nope'; known: all, bm25, entropy"):
         get("nope")
 
 

@@ -1,5 +1,7 @@
 """All metrics files -> results/final_metrics.csv (+ .json): one row per cell x seed x round x eval task,
 each carrying its cell's statistics over seeds and eval items; results/summary.csv: one row per cell.
+Seed 003's runs also carry their safety rate, the denominators the config implies (checked) and pass/fail
+against their preset's thresholds (algrid.finetune.baselines).
 
 The per-item results in the metrics files (``item_ids``, ``item_correct``) feed the statistics and stay out
 of the two tables."""
@@ -9,12 +11,15 @@ import logging
 import pandas as pd
 
 from . import stats
+from .finetune import baselines
 from .io import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
 
-FIRST = ["family", "task", "model", "preset", "strategy", "budget", "rounds", "shots", "seed", "round", "n_labels",
-         "eval_task", "metric", "accuracy", "n_correct", "n_total", "n_unparsed"]
+FIRST = ["family", "task", "model", "preset", "strategy", "adapter", "budget", "rounds", "shots", "seed", "round",
+         "n_labels", "eval_task", "metric", "accuracy", "n_correct", "n_total", "n_expected", "n_unparsed",
+         "safety_rate", "safety_ci_low", "safety_ci_high", "safety_n_safe", "safety_n_valid", "safety_n_invalid",
+         "safety_n_prompts", "safety_n_expected", "threshold_accuracy", "threshold_safety", "passed", "verdict"]
 INTERNAL = [*stats.ITEM_COLUMNS, "source"]
 
 
@@ -31,8 +36,15 @@ def read_metrics(metric_files) -> pd.DataFrame:
     return frame
 
 
-def aggregate(metric_files, csv_path, json_path, summary_path) -> pd.DataFrame:
+def aggregate(metric_files, csv_path, json_path, summary_path, *, safety: dict | None = None,
+              expect: dict | None = None) -> pd.DataFrame:
+    """``safety``: metrics file -> its run's safety metrics.json; ``expect``: what the config implies
+    (algrid.finetune.grid.expectations): denominators to check, thresholds to mark."""
     frame = read_metrics(metric_files)
+    frame = baselines.attach_safety(frame, safety or {})
+    if expect:
+        frame = baselines.check_denominators(frame, expect)
+        frame = baselines.mark_thresholds(frame, expect.get("thresholds") or {})
     cols = [c for c in FIRST if c in frame] + [c for c in frame if c not in FIRST]
     frame = frame[cols].sort_values([c for c in ("family", "task", "eval_task", "strategy", "rounds", "budget",
                                                  "shots", "seed", "round") if c in frame], na_position="first")

@@ -72,8 +72,15 @@ def prepare_model(source: dict, out_dir, *, key: str, dtype: str = "float32") ->
 
     where, kwargs = resolve_source(source, key)
     log.info("loading %s %s", where, kwargs)
-    tok = AutoTokenizer.from_pretrained(where, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(where, dtype=getattr(torch, dtype), **kwargs)
+    try:
+        tok = AutoTokenizer.from_pretrained(where, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=getattr(torch, dtype), **kwargs)
+    except OSError as err:  # a Hub id without internet (or no such repository): one line naming the key
+        if source.get("type") != "hf" or err.errno is not None:
+            raise
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConfigError(f"{key}.id", f"cannot load model '{where}' from the Hugging Face Hub (no internet, "
+                          f"or no such repository; a local copy: type local): {first}") from None
     if "gguf_file" in kwargs:  # dequantised GGUF weights cannot be saved as-is: rebuild a plain model
         config = model.config
         if hasattr(config, "quantization_config"):

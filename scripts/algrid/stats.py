@@ -33,7 +33,7 @@ PERMUTATIONS = 9999
 EXACT_MAX = 16
 RNG_SEED = 20240117
 ITEM_COLUMNS = ("item_ids", "item_correct")
-CELL = ["family", "task", "model", "preset", "strategy", "budget", "rounds", "shots", "round", "n_labels",
+CELL = ["family", "task", "model", "preset", "strategy", "adapter", "budget", "rounds", "shots", "round", "n_labels",
         "eval_task", "metric"]
 STAT_COLUMNS = ["n_seeds", "n_items", "accuracy_mean", "accuracy_std", "accuracy_ci_low", "accuracy_ci_high",
                 "diff_vs_random", "diff_ci_low", "diff_ci_high", "p_vs_random", "ci_method"]

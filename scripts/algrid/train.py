@@ -11,6 +11,7 @@ from importlib import metadata
 from tqdm import tqdm
 
 from . import models, prompts
+from .errors import ConfigError
 from .io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,26 @@ def collate(batch, pad_id: int):
     return ids, labels, mask
 
 
+def checkpoint_steps(steps: int, n: int, *, key: str = "presets.max_checkpoints") -> list[int]:
+    """The optimizer steps after which the n checkpoints of a sweep are saved: evenly spaced, the last one
+    the end of training (so checkpoint n holds the final adapter's weights)."""
+    if n > steps:
+        raise ConfigError(key, f"{n} checkpoints but training makes only {steps} optimizer steps; "
+                          "lower it or train on more data")
+    return [math.ceil(steps * i / n) for i in range(1, n + 1)]
+
+
+def save_checkpoint(model, out_dir, info: dict) -> None:
+    with atomic_path(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        (tmp / "checkpoint.json").write_text(json.dumps(info, indent=2))
+    log.info("checkpoint %s at step %d", out_dir, info["step"])
+
+
 def train_adapter(model_dir, rows, pc: dict, out_dir, *, params: dict, init_adapter=None, seed: int = 0,
-                  extra_record: dict | None = None) -> dict:
-    """Train a LoRA adapter on ``rows`` and write it (+ train_log.json, resolved.json) to ``out_dir``."""
+                  extra_record: dict | None = None, checkpoints=(), checkpoint_key="presets.max_checkpoints") -> dict:
+    """Train a LoRA adapter on ``rows`` and write it (+ train_log.json, resolved.json) to ``out_dir``; with
+    ``checkpoints`` (directories), also the adapter at evenly spaced steps (a checkpoint sweep)."""
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
@@ -80,6 +98,7 @@ def train_adapter(model_dir, rows, pc: dict, out_dir, *, params: dict, init_adap
     optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=params["lr"],
                               weight_decay=params.get("weight_decay", 0.0))
     warmup = int(params.get("warmup_ratio", 0.0) * steps)
+    saves = dict(zip(checkpoint_steps(steps, len(checkpoints), key=checkpoint_key), checkpoints)) if checkpoints else {}
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: (s + 1) / max(warmup, 1) if s < warmup else max(0.0, (steps - s) / max(steps - warmup, 1)))
     dev = next(model.parameters()).device
@@ -102,6 +121,9 @@ def train_adapter(model_dir, rows, pc: dict, out_dir, *, params: dict, init_adap
                     history.append({"step": step, "epoch": epoch, "loss": loss.item(), "lr": sched.get_last_lr()[0]})
                     bar.set_postfix(loss=f"{loss.item():.3f}")
                     bar.update(1)
+                    if step in saves:
+                        save_checkpoint(model, saves[step], {"step": step, "of_steps": steps, "epoch": epoch,
+                                                             "loss": loss.item(), "seed": seed})
     seconds = time.time() - started
     record = {"params": params, "seed": seed, "n_examples": len(examples), "n_answer_tokens": n_answer,
               "init_adapter": str(init_adapter) if init_adapter else None, "train_seconds": round(seconds, 2),
@@ -116,7 +138,7 @@ def train_adapter(model_dir, rows, pc: dict, out_dir, *, params: dict, init_adap
 
 
 def train_round(model_dir, pool_path, selected_path, out_dir, *, init_adapter, family, prompt, model_spec, preset,
-                seed) -> dict:
+                seed, checkpoints=(), checkpoint_key="presets.max_checkpoints") -> dict:
     """Train on everything selected so far; with ``retrain: continue``, on this round's picks from the
     previous round's adapter (it has seen the earlier ones)."""
     from .io import read_json, read_jsonl
@@ -127,6 +149,6 @@ def train_round(model_dir, pool_path, selected_path, out_dir, *, init_adapter, f
     params = {**preset, "quantization": model_spec.get("quantization", "none"),
               "dtype": model_spec.get("dtype", "float32")}
     return train_adapter(model_dir, [pool[i] for i in indices], prompts.prompt_config(family, prompt), out_dir,
-                         params=params, init_adapter=init_adapter, seed=seed,
-                         extra_record={"train_ids": [pool[i]["id"] for i in indices],
-                                       "selection": str(selected_path)})
+                         params=params, init_adapter=init_adapter, seed=seed, checkpoints=checkpoints,
+                         checkpoint_key=checkpoint_key,
+                         extra_record={"train_ids": [pool[i]["id"] for i in indices], "selection": str(selected_path)})

@@ -71,9 +71,9 @@ def plot_validation(csv_path, png_out) -> None:
             ax.errorbar(r["accuracy"], i, xerr=err, fmt="o" if mine else ".", color="C3" if mine else "0.5",
                         capsize=2)
         ax.set_yticks(range(len(part)))
-        ax.set_yticklabels([s.split(":", 1)[1][:45] for s in part["scorer"]], fontsize=6)
-        n = int(part.loc[part["source"] == "algrid", "n"].max()) if (part["source"] == "algrid").any() else 0
-        ax.set_title(f"{name} (positive = {part['positive'].iloc[0]}; algrid n = {n})", fontsize=8)
+        ax.set_yticklabels([f"{r['scorer'].split(':', 1)[1][:45]} (n={int(r['n'])})" for _, r in part.iterrows()],
+                           fontsize=6)
+        ax.set_title(f"{name} (positive = {part['positive'].iloc[0]})", fontsize=8)
         ax.set_xlim(0, 1)
         ax.set_xlabel("accuracy vs human labels (95% interval)")
         ax.invert_yaxis()

@@ -2,20 +2,10 @@
 # Seed 003 adds: each checkpoint of a sweep, and existing adapters (finetune.adapters) evaluated without training.
 from types import SimpleNamespace
 
-from algrid.finetune.grid import ADAPTER_EVAL, adapter_model, checkpoint_count
+from algrid.finetune.grid import ADAPTER_EVAL, adapter_identity, adapter_model, checkpoint_count
 
 CKPT = f"{ROUND}/checkpoints/ckpt{{ckpt}}"
 PREDICT_RESOURCES = {"gpu": 1, "mem_mb": 16000, "runtime": 240}
-
-
-def adapter_eval_inputs(w):
-    """eval_inputs for the model the adapter was trained on (adapters.<id>.model)."""
-    return eval_inputs(SimpleNamespace(model=adapter_model(config, w.adapter)), config)
-
-
-def adapter_eval_identity(w):
-    return {"family": "finetune", "model": adapter_model(config, w.adapter), "preset": w.preset,
-            "strategy": "adapter", "adapter": w.adapter, "eval_task": w.eval_task}
 
 
 if eval_tasks(config):
@@ -96,7 +86,7 @@ if eval_tasks(config):
 
     use rule predict_round as predict_adapter with:
         input:
-            unpack(adapter_eval_inputs),
+            unpack(lambda w: eval_inputs(SimpleNamespace(model=adapter_model(config, w.adapter)), config)),
             adapter="results/adapters/{adapter}",
         output:
             [f"{ADAPTER_EVAL}/predictions/{e}.jsonl" for e in eval_tasks(config)],
@@ -117,12 +107,12 @@ use rule score_round as score_checkpoint with:
         f"{CKPT}/metrics/{{eval_task}}.json",
     log:
         f"{ROUND}/logs/score.ckpt{{ckpt}}.{{eval_task}}.log",
+    wildcard_constraints:
+        ckpt=r"\d+",
     params:
         code=code_version("score_predictions"),
         metric=lambda w: config["tasks"][w.eval_task]["metric"],
         identity=lambda w: {**cell_identity(w), "checkpoint": int(w.ckpt)},
-    wildcard_constraints:
-        ckpt=r"\d+",
 
 
 use rule score_round as score_adapter with:
@@ -135,12 +125,14 @@ use rule score_round as score_adapter with:
     params:
         code=code_version("score_predictions"),
         metric=lambda w: config["tasks"][w.eval_task]["metric"],
-        identity=adapter_eval_identity,
+        identity=lambda w: adapter_identity(config, w.adapter, w.preset, w.eval_task),
 
 
 rule checkpoint_scores:  # every checkpoint of a sweep scored on every eval task; the best one marked
     input:
-        checkpoints=lambda w: [f"{CKPT.format(**w, ckpt=i)}/adapter" for i in range(1, checkpoint_count(config, w.preset) + 1)],
+        checkpoints=lambda w: [
+            f"{CKPT.format(**w, ckpt=i)}/adapter" for i in range(1, checkpoint_count(config, w.preset) + 1)
+        ],
         metrics=lambda w: [  # the last checkpoint is the end of training: the round's own metrics
             f"{CKPT.format(**w, ckpt=i)}/metrics/{e}.json"
             for i in range(1, checkpoint_count(config, w.preset))

@@ -107,6 +107,12 @@ def adapter_model(config, adapter: str) -> str:
     return config["adapters"][adapter]["model"]
 
 
+def adapter_identity(config, adapter: str, preset: str, eval_task: str) -> dict:
+    """The row keys of final_metrics.csv for an evaluated adapter (strategy 'adapter', no task or round)."""
+    return {"family": "finetune", "model": adapter_model(config, adapter), "preset": preset, "strategy": "adapter",
+            "adapter": adapter, "eval_task": eval_task}
+
+
 def adapter_eval_metric_files(config) -> list[str]:
     return sorted(f"{ADAPTER_EVAL.format(**c)}/metrics/{e}.json" for c in adapter_eval_cells(config)
                   for e in _ft(config).get("eval_tasks", []))

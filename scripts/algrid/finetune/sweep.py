@@ -6,14 +6,22 @@ does: its accuracy is an optimistic estimate."""
 import logging
 from pathlib import Path
 
-import numpy as np
+import math
+
 import pandas as pd
 
 from ..errors import DataError
 from ..io import atomic_path, read_json
-from .. import stats
 
 log = logging.getLogger(__name__)
+Z95 = 1.959963984540054
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson score 95% interval of k/n (not degenerate at 0/n or n/n, unlike a bootstrap)."""
+    p, z2 = k / n, Z95**2
+    centre, half = (p + z2 / (2 * n)) / (1 + z2 / n), Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def checkpoint_table(checkpoint_dirs, metric_files, *, select_on: str) -> pd.DataFrame:
@@ -27,12 +35,12 @@ def checkpoint_table(checkpoint_dirs, metric_files, *, select_on: str) -> pd.Dat
         m.setdefault("checkpoint", last)  # the round's metrics: the adapter at the end of training
         if m["checkpoint"] not in steps:
             raise DataError(path, f"checkpoint {m.get('checkpoint')!r} is not one of the sweep's {sorted(steps)}")
-        low, high = stats.bootstrap_interval(np.asarray([m["item_correct"]], dtype=float))
+        low, high = wilson(m["n_correct"], m["n_total"])
         info = steps[m["checkpoint"]]
         rows.append({"checkpoint": m["checkpoint"], "step": info["step"], "of_steps": info["of_steps"],
                      "train_loss": info["loss"], "eval_task": m["eval_task"], "accuracy": m["accuracy"],
                      "n_correct": m["n_correct"], "n_total": m["n_total"], "accuracy_ci_low": low,
-                     "accuracy_ci_high": high, "ci_method": stats.ci_method(1)})
+                     "accuracy_ci_high": high, "ci_method": "Wilson 95% over eval items"})
     table = pd.DataFrame(rows).sort_values(["eval_task", "checkpoint"]).reset_index(drop=True)
     chosen = table[table["eval_task"] == select_on]
     if chosen.empty:

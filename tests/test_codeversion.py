@@ -21,7 +21,8 @@ def scripts(tmp_path, monkeypatch):
             fn.cache_clear()
         return codeversion
 
-    return root, fresh
+    yield root, fresh
+    fresh()  # later tests must not see this copy's cached paths
 
 
 def test_code_change_reruns_and_comment_does_not(scripts):

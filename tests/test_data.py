@@ -413,6 +413,8 @@ MIRRORS = {
     f"{GH}/google-research/FLAN/e9e4ec6e2701182c7a91af176f705310da541277/flan/v2/cot_data/": "flan_cot/",
     f"{GH}/suzgunmirac/BIG-Bench-Hard/9ee07bd481feebf959a6b59d61ea57bdcf30964d/bbh/": "bbh/bbh/",
     f"{GH}/suzgunmirac/BIG-Bench-Hard/9ee07bd481feebf959a6b59d61ea57bdcf30964d/cot-prompts/": "bbh/cot-prompts/",
+    f"{GH}/eladsegal/strategyqa/1ba1e97452e189569357876f2854b01357ffbe37/data/strategyqa/": "strategyqa/",
+    f"{GH}/yizhongw/self-instruct/0b26ccaa415992100fa32df62d41b994cf928e23/human_eval/": "self_instruct/",
 }
 HUB_IDS = {"openai/gsm8k", "tau/commonsense_qa", "deepmind/aqua_rat"}
 

@@ -20,7 +20,7 @@ import yaml
 
 from algrid import codeversion
 from conftest import REPO
-from workflow_rules import workflow_rules
+from workflow_rules import loads_no_model, workflow_rules
 
 # module that locates packages named in config -> the config section whose `source`s of type pypi it reads
 LOCATES = {"algrid/models.py": "models", "algrid/embed.py": "embedders"}
@@ -56,12 +56,7 @@ def env_pins(env: Path) -> tuple[dict[str, str], set[str]]:
 
 def loaded_files(script: Path) -> set[Path]:
     """The script and the algrid files importing it can load (codeversion's graph, minus a declared lazy edge)."""
-    skip = set()
-    for node in ast.walk(ast.parse(script.read_text())):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run":
-            if any(k.arg == "uses_torch" and isinstance(k.value, ast.Constant) and k.value.value is False
-                   for k in node.keywords):
-                skip.add("algrid.models")
+    skip = {"algrid.models"} if loads_no_model(script) else set()
     todo, seen = [script], set()
     while todo:
         path = todo.pop()

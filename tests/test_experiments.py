@@ -24,6 +24,9 @@ def declared(config: dict) -> tuple[set, set]:
         known = {**defaults["models"], **(config.get("models") or {})}
         judges = safety.get("judges", defaults["safety"]["judges"])
         models |= {registry[j]["model"] for j in judges if registry[j].get("model") in known}
+    ads = config.get("ads") or {}
+    models |= set(ads.get("models", [])) | ({ads["optimizer"]} if ads.get("optimizer") else set())
+    tasks |= set(ads.get("tasks", []))
     return models, tasks
 
 

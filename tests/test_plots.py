@@ -6,7 +6,8 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from algrid import icl, plots
+from algrid import plots
+from algrid.icl import summary as icl_summary
 from matplotlib.collections import PolyCollection
 
 TASKS, MODELS, BUDGETS, EVALS = ("pool-a", "pool-b"), ("m1", "m2"), (8, 16), ("eval-x", "eval-y")
@@ -140,7 +141,7 @@ def test_icl_bars_one_per_cell_with_its_interval(tmp_path):
         assert "40 items, 3 seeds" in ax.get_title()
     assert len(fig.legends) == 1
     frame.to_csv(tmp_path / "icl.csv", index=False)
-    icl.plot_summary(tmp_path / "icl.csv", tmp_path / "icl.png")
+    icl_summary.plot_summary(tmp_path / "icl.csv", tmp_path / "icl.png")
     assert (tmp_path / "icl.png").stat().st_size > 10_000
 
 

@@ -22,7 +22,7 @@ import yaml
 
 from conftest import DEFAULT_GRID, DATA_ROOT, REPO, SNAKEMAKE, TINY, planned_jobs, workdir
 from slurm_cluster import RUN_CONF, SlurmCluster
-from workflow_rules import workflow_rules
+from workflow_rules import loads_no_model, workflow_rules
 
 pytestmark = pytest.mark.workflow
 PROFILE = REPO / "profiles" / "slurm"
@@ -173,7 +173,7 @@ def test_every_model_rule_is_routed_to_the_gpu_partition(rules):
         job = SimpleNamespace(name=name, threads=threads, resources=profile_resources(name, rule["resources"],
                                                                                         threads))
         routed[name] = (get_best_partition(partitions, job, quiet), set_gres_string(job).strip())
-        model_env = rule["conda"] and rule["conda"].endswith("envs/model.yaml")
+        model_env = rule["conda"] and rule["conda"].endswith("envs/model.yaml") and not loads_no_model(rule["script"])
         gpu = bool(job.resources.get("gpu"))
         assert gpu or not model_env, f"{name} loads a model (envs/model.yaml) but asks for no GPU"
         assert routed[name] == (("gpu", "--gpus=1") if gpu else ("cpu", "")), (name, routed[name])

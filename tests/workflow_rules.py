@@ -4,6 +4,7 @@ Read through Snakemake's API in a child process (the API changes the working dir
 extends sys.path), on the default config, so rules that a given grid does not plan are included too.
 """
 
+import ast
 import json
 import subprocess
 import sys
@@ -45,3 +46,11 @@ def workflow_rules(tmp: Path) -> dict[str, dict]:
     if proc.returncode != 0 or line is None:
         raise AssertionError(f"reading the workflow's rules failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
     return json.loads(line.removeprefix("RULES="))
+
+
+def loads_no_model(script: Path) -> bool:
+    """The script says so: ``run(..., uses_torch=False)`` (it neither imports torch nor loads a model)."""
+    return any(isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run"
+               and any(k.arg == "uses_torch" and isinstance(k.value, ast.Constant) and k.value.value is False
+                       for k in node.keywords)
+               for node in ast.walk(ast.parse(Path(script).read_text())))

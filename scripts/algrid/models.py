@@ -27,6 +27,16 @@ def set_threads(threads: int) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def deterministic_torch() -> None:
+    """What torch allows: deterministic kernels where they exist (a warning, not an error, where an op has none),
+    no cuDNN autotuning. Seeds are set by each job from its wildcards (algrid.train, strategies)."""
+    import torch
+
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+
+
 def device():
     import torch
 

@@ -39,7 +39,7 @@ def run(main, *, log_file: str | None, threads: int = 1, uses_torch: bool = True
 
             claim_gpu()
         if uses_torch:
-            from .models import set_threads
+            from .models import deterministic_torch, set_threads
 
             set_threads(threads)
             deterministic_torch()
@@ -69,12 +69,3 @@ def fail(message: str) -> None:
         logging.getLogger("algrid").error("%s", message)  # a full disk drops it from the log file, not stderr
     sys.exit(f"algrid: {message}")
 
-
-def deterministic_torch() -> None:
-    """What torch allows: deterministic kernels where they exist (a warning, not an error, where an op has none),
-    no cuDNN autotuning. Seeds are set by each job from its wildcards (algrid.train, strategies)."""
-    import torch
-
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = False
-    torch.backends.cudnn.deterministic = True

@@ -187,6 +187,7 @@ def default_targets(config) -> list[str]:
             "results/plots/selection_vs_rounds.png",
         ]
         targets += checkpoint_score_files(config)  # seed 003's checkpoint sweeps
+        targets += ["results/compute/cells.csv"]  # accuracy against compute per cell
     if adapter_eval_cells(config):  # existing adapters evaluated without training (finetune.adapters)
         targets += ["results/final_metrics.csv"]
     if icl_cells(config):
@@ -194,6 +195,8 @@ def default_targets(config) -> list[str]:
     targets += ads_targets(config)
     if safety_cells(config):
         targets += ["results/safety_summary.csv"]
+    if "results/final_metrics.csv" in targets:
+        targets += ["results/final_metrics.html", "results/compute/rules.csv"]  # the report's tables
     if not targets:
         raise ConfigError(
             "finetune, icl, ads, safety", "the grid is empty: no finetune cells, icl tasks, ads runs or safety models"

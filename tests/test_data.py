@@ -211,6 +211,13 @@ def test_malformed_json_line(tmp_path):
     assert f"{path}:2:" in message and "malformed JSON" in message
 
 
+def test_undecodable_task_file_names_its_line(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"input": "a", "target": "b"}\n{"input": "caf\xe9", "target": "b"}\n')
+    message = error_of({"family": "bbh", "path": str(path)})
+    assert f"{path}:2:" in message and "not UTF-8" in message
+
+
 def test_missing_field_names_field_and_keys(tmp_path):
     path = jsonl(tmp_path, [{"question": "q", "answer": "1"}, {"question": "q"}])
     message = error_of({"family": "instruction", "path": path, "fields": {"input": "question", "target": "answer"}})

@@ -1,15 +1,18 @@
 """Snakemake end to end on the tiny grid (real model, real pipeline), then what a rebuild plans."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
 import yaml
 
+from browser import Browser
 from conftest import DEFAULT_GRID, TINY, code_copy, planned_jobs, planned_outputs, snakemake, workdir
 
 pytestmark = pytest.mark.workflow
-AGGREGATES = {"aggregate", "plot_learning_curve", "selection_diagnostics", "plot_selection", "all"}
+AGGREGATES = {"aggregate", "plot_learning_curve", "selection_diagnostics", "plot_selection", "final_metrics_table",
+              "compute_rules", "compute_cells", "all"}
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +148,64 @@ def test_adding_a_seed_plans_only_new_jobs(built, code):
     assert all("/seed1/" in o for o in planned_outputs(proc) if "/finetune/" in o)
 
 
-def test_report_renders_with_the_plots_and_tables(built, code):
+SHOWN = """(() => {
+  const img = [...document.querySelectorAll('img')].find(i => !i.closest('nav'));
+  const frame = document.querySelector('iframe');
+  const src = img ? img.src : frame ? frame.src : '';
+  const name = (src.match(/filename=([^;,]+)/) || [])[1];
+  return name ? [img ? 'img' : 'iframe', name, img && img.complete ? img.naturalWidth : 0] : null;
+})()"""
+ROWS = "document.querySelectorAll('nav table tbody tr')"
+
+
+def test_report_renders_in_a_real_browser(built, code, tmp_path):
+    """The report opened in headless chromium: every category in the menu, each of its figures shown as a
+    loaded image and each html table as a table in its frame; the csv tables offered as data."""
     wd, _ = built
     snakemake(wd, "--report", str(wd / "report.html"), code=code)
-    html = (wd / "report.html").read_text(errors="ignore")
-    assert "learning_curve.png" in html and "selection_vs_rounds.png" in html and "summary.csv" in html
+    browser = Browser(tmp_path / "chromium")
+    try:
+        browser.open((wd / "report.html").as_uri(), "document.querySelectorAll('nav li a').length > 3")
+        categories = browser.js("[...document.querySelectorAll('nav li a span')].map(s => s.textContent)")
+        assert {"Accuracy", "Selection", "Metrics", "Compute"} <= set(categories), categories
+        images, tables, csvs, last = {}, {}, set(), None
+        for category in ("Accuracy", "Selection", "Metrics", "Compute"):
+            browser.js(f"[...document.querySelectorAll('nav li a')].find(a => a.textContent.trim() == "
+                       f"'{category}').click()")
+            browser.wait(f"{ROWS}.length > 0")
+            for i in range(browser.js(f"{ROWS}.length")):
+                eye = f"{ROWS}[{i}].querySelector('a[iconname=eye]')"
+                href = browser.js(f"{eye}.getAttribute('href')")
+                if href.startswith("data:text/csv"):
+                    csvs.add(re.search(r"filename=([^;,]+)", href)[1])
+                    continue
+                browser.js(f"{eye}.click()")
+                browser.wait(f"{SHOWN} && {SHOWN}[1] != {json.dumps(last)} && ({SHOWN}[0] == 'iframe' || {SHOWN}[2] > 0)")
+                kind, last, width = browser.js(SHOWN)
+                if kind == "img":
+                    images[last] = width
+                else:
+                    (tags,) = browser.iframe_tags()
+                    tables[last] = tags.count("TR")
+        assert {"learning_curve.png", "selection_vs_rounds.png", "rule_costs.png",
+                "accuracy_vs_compute.png"} <= set(images), images
+        assert all(width >= 300 for width in images.values()), images
+        assert {"final_metrics.html", "rules.html", "cells.html"} <= set(tables), tables
+        for name, csv in (("final_metrics.html", "final_metrics.csv"), ("cells.html", "compute/cells.csv")):
+            assert tables[name] == 1 + len(pd.read_csv(wd / "results" / csv)), tables  # header + one per row
+        assert "summary.csv" in csvs
+    finally:
+        browser.close()
+
+
+def test_compute_tables_account_for_every_cell(built):
+    wd, _ = built
+    cells = pd.read_csv(wd / "results/compute/cells.csv")
+    assert len(cells) == 6 and set(cells.strategy) == {"entropy", "kcenter", "random"}  # 3 strategies x 2 rounds
+    assert set(cells.rounds) == {1, 2} and (cells.n_seeds == 1).all()
+    assert (cells.model_s_per_run > 0).all() and (cells.gpu_hours > 0).all()
+    rules = pd.read_csv(wd / "results/compute/rules.csv").set_index(["family", "rule"])
+    assert rules.loc[("finetune", "train_adapter"), "jobs"] == 9 and rules.loc[("shared", "prepare_model"), "jobs"] == 1
+    assert rules.model_job.loc[("finetune", "select")] == False  # noqa: E712 (a numpy bool)
+
+

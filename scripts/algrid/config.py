@@ -99,7 +99,7 @@ def check_registry(config, key: str, names, registry: str) -> None:
     for name in names:
         if name not in known:
             raise ConfigError(key, f"unknown {registry[:-1]} '{name}'{closest(name, known)}; "
-                              f"known ({registry}): {', '.join(sorted(known))}")
+                              f"known ({registry}): {', '.join(sorted(known)) or 'none'}")
 
 
 def check_config(config) -> None:

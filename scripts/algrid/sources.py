@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from algrid.errors import ConfigError, DataError
+from algrid.io import read_text
 
 FORMATS = ("jsonl", "json", "csv", "tsv")
 PACKAGES = ("reasoning_gym",)
@@ -48,7 +49,7 @@ def file_format(path: Path, given: str | None) -> str | None:
 def read_local(path: Path, fmt: str, *, records: str | None, header: bool, name: str) -> Source:
     if not path.is_file():
         raise DataError(path, "file not found")
-    return parse(path, path.read_text(encoding="utf-8"), fmt, records=records, header=header, name=name)
+    return parse(path, read_text(path), fmt, records=records, header=header, name=name)
 
 
 def parse(path, text: str, fmt: str, *, records: str | None, header: bool, name: str) -> Source:

@@ -7,6 +7,7 @@ import platform
 import random
 import time
 from importlib import metadata
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -62,9 +63,20 @@ def checkpoint_steps(steps: int, n: int, *, key: str = "presets.max_checkpoints"
     return [math.ceil(steps * i / n) for i in range(1, n + 1)]
 
 
+def save_adapter(model, directory) -> None:
+    """PEFT's save_pretrained, with adapter_config.json's target_modules sorted: PEFT keeps them as a set, whose
+    order follows PYTHONHASHSEED, so two identical runs would write different bytes."""
+    model.save_pretrained(directory)
+    config_path = Path(directory) / "adapter_config.json"
+    config = json.loads(config_path.read_text())
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True))
+
+
 def save_checkpoint(model, out_dir, info: dict) -> None:
     with atomic_path(out_dir) as tmp:
-        model.save_pretrained(tmp)
+        save_adapter(model, tmp)
         (tmp / "checkpoint.json").write_text(json.dumps(info, indent=2))
     log.info("checkpoint %s at step %d", out_dir, info["step"])
 
@@ -130,7 +142,7 @@ def train_adapter(model_dir, rows, pc: dict, out_dir, *, params: dict, init_adap
               "final_loss": history[-1]["loss"] if history else None, "versions": package_versions(),
               **(extra_record or {})}
     with atomic_path(out_dir) as tmp:
-        model.save_pretrained(tmp)
+        save_adapter(model, tmp)
         (tmp / "train_log.json").write_text(json.dumps(history, indent=1))
         (tmp / "resolved.json").write_text(json.dumps(record, indent=2))
     log.info("adapter written to %s in %.1fs, final loss %s", out_dir, seconds, record["final_loss"])

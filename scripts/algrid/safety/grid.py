@@ -1,9 +1,9 @@
 """The safety grid from config (pure functions, no Snakemake): runs, files, judge settings, cross-key checks."""
 
-import difflib
 import os
 from pathlib import Path
 
+from ..config import check_registry, closest
 from ..errors import ConfigError
 
 SAFETY_RUN = "results/safety/{model}/{adapter}"  # the standalone grid
@@ -18,19 +18,6 @@ JUDGE_KEYS = ("kind", "format", "prefill", "max_new_tokens", "batch_size", "max_
 
 def data_root(config) -> str:
     return os.environ.get("ALGRID_DATA_ROOT", config.get("data_root", "../shared/data"))
-
-
-def closest(name: str, known) -> str:
-    match = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
-
-
-def check_registry(config, key: str, names, registry: str) -> None:
-    known = config.get(registry) or {}
-    for name in names:
-        if name not in known:
-            raise ConfigError(key, f"unknown {registry[:-1]} '{name}'{closest(name, known)}; "
-                              f"known ({registry}): {', '.join(sorted(known)) or 'none'}")
 
 
 def safety_cells(config) -> list[dict]:

@@ -6,6 +6,7 @@ from snakemake.utils import min_version
 
 min_version("8.0")
 sys.path.insert(0, f"{workflow.basedir}/scripts")
+from algrid.planning import cache_signatures
 
 
 configfile: "config/tasks.yaml"
@@ -65,3 +66,6 @@ rule all:
     default_target: True
     input:
         default_targets(config),
+
+
+cache_signatures(workflow.rules)  # algrid.planning: Snakemake's per-job calls of input/params functions

@@ -59,3 +59,37 @@ def test_cached_signatures_change_no_input_or_param(tmp_path):
     assert {"input", "output", "resources", "threads"} <= set(plain["bb"]["params"]["kwargs"])
     assert json.loads((tmp_path / "cached" / "cached.json").read_text()) == 5  # every function, none twice
 
+
+
+def test_a_config_found_valid_is_not_validated_again_until_it_or_the_schema_changes(tmp_path, monkeypatch):
+    import pytest
+    import yaml
+    from snakemake.utils import update_config
+
+    from algrid import config as cfg
+    from algrid.errors import ConfigError
+
+    monkeypatch.setattr(cfg, "VALID_CACHE", tmp_path / "valid.json")
+    schema = tmp_path / "schema.yaml"
+    schema.write_bytes((REPO / "config" / "schema.yaml").read_bytes())
+    config = {}
+    for name in ("tasks.yaml", "defaults.yaml", "config.yaml"):
+        update_config(config, yaml.safe_load((REPO / "config" / name).read_text()))
+
+    cfg.check_schema(config, schema)
+    assert len(json.loads((tmp_path / "valid.json").read_text())) == 1
+    cfg.check_schema(config, schema)  # found in the cache: nothing added
+    assert len(json.loads((tmp_path / "valid.json").read_text())) == 1
+
+    bad = {**config, "scoring": {**config["scoring"], "batch_size": "many"}}
+    with pytest.raises(ConfigError, match="scoring.batch_size"):
+        cfg.check_schema(bad, schema)
+    with pytest.raises(ConfigError, match="scoring.batch_size"):  # invalid configs are never remembered
+        cfg.check_schema(bad, schema)
+
+    # a schema edit makes the remembered config be checked again
+    line = "batch_size: {type: integer, minimum: 1, default: 8, description: scoring batch size.}"
+    assert line in schema.read_text()
+    schema.write_text(schema.read_text().replace(line, line.replace("minimum: 1,", "minimum: 1000,")))
+    with pytest.raises(ConfigError, match="scoring.batch_size"):
+        cfg.check_schema(config, schema)

@@ -4,6 +4,8 @@ naming the key (both keys where two disagree)."""
 
 import difflib
 import functools
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -19,22 +21,65 @@ TARGET_SPLIT_FORBIDDEN = ("eval", "pool", "fewshot")
 # --- the schema ------------------------------------------------------------------------------------------
 
 
+# Configs found valid, by digest of (config, schema file and its stat): validating costs about 0.2 s of each
+# Snakemake start (importing jsonschema, reading the schema), so a config already found valid is not checked
+# again while neither it nor the schema changes. Only valid configs are kept, so every error is still raised.
+VALID_CACHE = Path(__file__).resolve().parents[1] / ".schemacheck.json"
+VALID_KEEP = 64
+
+
 @functools.lru_cache(maxsize=4)
-def _validator(schema_path: str):
+def _validator(schema_path: str, stamp: tuple):
+    """The schema's validator, read again when the file's stat (``stamp``) changes."""
     import jsonschema
     import yaml
 
     with open(schema_path) as f:
-        schema = yaml.safe_load(f)
+        schema = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return jsonschema.Draft202012Validator(schema)
+
+
+def _config_digest(config: dict, schema_path) -> str | None:
+    """sha256 of the config and the schema file's path and stat; None when the config is not JSON-like."""
+    st = os.stat(schema_path)
+    stamp = [str(Path(schema_path).resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    try:
+        text = json.dumps([config, stamp], sort_keys=True, default=lambda o: f"<{type(o).__qualname__}>{o!r}")
+    except (TypeError, ValueError):  # keys of mixed types, or a cycle
+        return None
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _valid_digests() -> list[str]:
+    try:
+        found = json.loads(VALID_CACHE.read_text())
+    except (OSError, ValueError):
+        return []
+    return found if isinstance(found, list) else []
+
+
+def _remember_valid(digest: str) -> None:
+    digests = [d for d in _valid_digests() if d != digest][-(VALID_KEEP - 1):] + [digest]
+    tmp = VALID_CACHE.with_name(f"{VALID_CACHE.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(digests))
+        os.replace(tmp, VALID_CACHE)
+    except OSError:  # an unwritable scripts/ folder: simply no cache
+        tmp.unlink(missing_ok=True)
 
 
 def check_schema(config: dict, schema_path) -> None:
     """Raise ConfigError for the most relevant violation of config/schema.yaml."""
+    digest = _config_digest(config, schema_path)
+    if digest is not None and digest in _valid_digests():
+        return
     import jsonschema
 
-    errors = list(_validator(str(schema_path)).iter_errors(config))
+    st = os.stat(schema_path)
+    errors = list(_validator(str(schema_path), (st.st_size, st.st_mtime_ns)).iter_errors(config))
     if not errors:
+        if digest is not None:
+            _remember_valid(digest)
         return
     error = jsonschema.exceptions.best_match(errors)
     key, problem = explain(error)

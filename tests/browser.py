@@ -43,9 +43,10 @@ class Browser:
         return result["result"].get("value")
 
     def open(self, url: str, ready: str, timeout: float = 30) -> None:
-        """Navigate and wait until the JavaScript expression ``ready`` is true."""
+        """Navigate (a reload, for the same url) and wait until the JavaScript expression ``ready`` is true."""
+        self.js("window.__previous_page = true")
         self.call("Page.navigate", url=url)
-        self.wait(ready, timeout)
+        self.wait(f"!window.__previous_page && ({ready})", timeout)
 
     def wait(self, condition: str, timeout: float = 15) -> None:
         end = time.monotonic() + timeout

@@ -165,11 +165,14 @@ def test_report_renders_in_a_real_browser(built, code, tmp_path):
     snakemake(wd, "--report", str(wd / "report.html"), code=code)
     browser = Browser(tmp_path / "chromium")
     try:
-        browser.open((wd / "report.html").as_uri(), "document.querySelectorAll('nav li a').length > 3")
+        url, menu = (wd / "report.html").as_uri(), "document.querySelectorAll('nav li a').length > 3"
+        browser.open(url, menu)
         categories = browser.js("[...document.querySelectorAll('nav li a span')].map(s => s.textContent)")
         assert {"Accuracy", "Selection", "Metrics", "Compute"} <= set(categories), categories
-        images, tables, csvs, last = {}, {}, set(), None
+        images, tables, csvs = {}, {}, set()
         for category in ("Accuracy", "Selection", "Metrics", "Compute"):
+            browser.open(url, menu)  # the menu again: a category replaces it with its results
+            last = None
             browser.js(f"[...document.querySelectorAll('nav li a')].find(a => a.textContent.trim() == "
                        f"'{category}').click()")
             browser.wait(f"{ROWS}.length > 0")
@@ -180,7 +183,8 @@ def test_report_renders_in_a_real_browser(built, code, tmp_path):
                     csvs.add(re.search(r"filename=([^;,]+)", href)[1])
                     continue
                 browser.js(f"{eye}.click()")
-                browser.wait(f"{SHOWN} && {SHOWN}[1] != {json.dumps(last)} && ({SHOWN}[0] == 'iframe' || {SHOWN}[2] > 0)")
+                loaded = f"({SHOWN}[0] == 'iframe' || {SHOWN}[2] > 0)"
+                browser.wait(f"{SHOWN} && {SHOWN}[1] != {json.dumps(last)} && {loaded}")
                 kind, last, width = browser.js(SHOWN)
                 if kind == "img":
                     images[last] = width

@@ -120,6 +120,7 @@ rule ads_evaluate:
         method=lambda w: ads_grid.MODE_STRATEGY[w.mode],
         task=lambda w: ads_grid.task_params(config, w.task),
         model=lambda w: ads_grid.model_params(config, w.model),
+        judge=lambda w: ads_grid.judge_params(config, w.task),
         settings=ads_grid.eval_settings(config),
         identity=lambda w: ads_grid.identity(w, ads_grid.MODE_STRATEGY[w.mode]),
     script:
@@ -128,9 +129,7 @@ rule ads_evaluate:
 
 use rule ads_evaluate as ads_baseline with:
     input:
-        model="results/models/{model}",
-        eval="results/data/{task}/eval.jsonl",
-        pool="results/data/{task}/pool.jsonl",
+        unpack(lambda w: ads_grid.baseline_inputs(w, config)),
     output:
         predictions=f"{ads_grid.ADS_BASELINE}/predictions.jsonl",
         metrics=f"{ads_grid.ADS_BASELINE}/metrics.json",
@@ -143,6 +142,7 @@ use rule ads_evaluate as ads_baseline with:
         method=lambda w: w.method,
         task=lambda w: ads_grid.task_params(config, w.task),
         model=lambda w: ads_grid.model_params(config, w.model),
+        judge=lambda w: ads_grid.judge_params(config, w.task),
         settings=ads_grid.eval_settings(config),
         identity=lambda w: ads_grid.identity(w, w.method),
 

@@ -113,3 +113,34 @@ def test_a_budget_spent_mid_iteration_stops_with_one_line(inputs, caplog):
     first = read_jsonl(out["trajectories"])[0]
     assert first["status"] == "budget_exhausted" and first["executed_calls"] == 1
     assert "call 2 of 2" in scores["budget_line"]
+
+
+def test_a_judge_rates_free_text_answers_and_the_summary_carries_its_mean(inputs, model_dir):
+    """ads.judge on Self-Instruct (ROUGE-L): each answer rated 1-10 by the real model, mean in the metrics and summary."""
+    import yaml
+
+    from algrid.ads import evaluate, verdict
+    from algrid.icl.judge import parse_rating
+    from conftest import REPO
+
+    spec = yaml.safe_load(open(REPO / "config" / "tasks.yaml"))["tasks"]["self-instruct"]
+    rows = data.load_split({**spec["splits"]["eval"], "family": "instruction", "limit": 3}, key="eval", data_root=require_data())
+    tmp = inputs["tmp"]
+    write_jsonl(tmp / "si.jsonl", rows)
+    task = {"name": "self-instruct", "family": "instruction", "metric": "text", "prompt": {}}
+    settings = {"eval_limit": 3, "shots": 1, "max_docs": 2, "max_demos": 2, "max_new_tokens": {"policy": 12},
+                "batch_size": 3, "cache_dir": str(tmp / "cache-judge")}
+    files = {"model": model_dir, "eval": tmp / "si.jsonl", "pool": tmp / "si.jsonl", "judge": model_dir}
+    identity = {"family": "ads", "task": "self-instruct", "model": "smollm2-135m", "strategy": "none", "seed": 0}
+    result = evaluate.evaluate(files, tmp / "si_pred.jsonl", tmp / "si_metrics.json", method="none", task=task,
+                               model_spec=SPEC, settings=settings, identity=identity, judge_spec=SPEC)
+    records = read_jsonl(tmp / "si_pred.jsonl")
+    assert len(records) == 3 and all(r["judge_rating"] == parse_rating(r["judge_output"]) for r in records)
+    ratings = [r["judge_rating"] for r in records if r["judge_rating"] is not None]
+    assert result["judge_rated"] == len(ratings) and result["judge_unparsed"] == 3 - len(ratings)
+    assert result["judge"] == "smollm2-135m" and all(1 <= r <= 10 for r in ratings)
+    if ratings:
+        assert result["judge_rating"] == pytest.approx(sum(ratings) / len(ratings))
+    summary, _ = verdict.summarize([tmp / "si_metrics.json"], tmp / "summary.csv", tmp / "verdicts.csv", tie_margin=0.02)
+    if ratings:
+        assert summary.loc[0, "judge_rating_mean"] == pytest.approx(result["judge_rating"])

@@ -2,6 +2,7 @@
 cost columns, the verdict; the paper-scale grid dry-runs; config errors name the key."""
 
 import json
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -67,6 +68,7 @@ def test_paper_scale_grid_dry_runs(tmp_path):
     ({"tasks": ["no-such-task"]}, "ads.tasks"),
     ({"optimizer": "no-such-model"}, "ads.optimizer"),
     ({"models": []}, "ads.models"),
+    ({"judge": "no-such-model"}, "ads.judge"),
 ])
 def test_config_errors_name_the_key(change, key):
     config = yaml.safe_load(open(REPO / "config" / "tasks.yaml"))
@@ -75,6 +77,17 @@ def test_config_errors_name_the_key(change, key):
     config["ads"].update(change)
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         grid.check_ads_config(config)
+
+
+def test_a_judge_rates_free_text_tasks_only():
+    config = yaml.safe_load(open(REPO / "config" / "tasks.yaml"))
+    config.update(yaml.safe_load(open(REPO / "config" / "defaults.yaml")))
+    config["ads"]["judge"] = "smollm2-135m"
+    w = SimpleNamespace(task="self-instruct", model="smollm2-135m", method="none", seed="0")
+    assert grid.baseline_inputs(w, config)["judge"] == "results/models/smollm2-135m"
+    assert "judge" not in grid.baseline_inputs(SimpleNamespace(task="strategyqa-dev", model="smollm2-135m"), config)
+    assert grid.judge_params(config, "self-instruct")["name"] == "smollm2-135m"
+    assert grid.judge_params(config, "strategyqa-dev") is None
 
 
 def test_bad_ads_config_stops_snakemake_with_one_line(tmp_path):

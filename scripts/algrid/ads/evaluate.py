@@ -7,7 +7,9 @@ Methods (the ``strategy`` column of final_metrics.csv):
   random    ``shots`` demonstrations drawn at random (seeded) from the task's pool, with their labels
   bm25      per test row, the ``shots`` pool rows whose inputs are most BM25-similar to it
 
-Per-item score: ROUGE-L F for free-text tasks, else 0/1 correctness (``policy.item_scores``). The held-out
+Per-item score: ROUGE-L F for free-text tasks, else 0/1 correctness (``policy.item_scores``); where ``ads.judge``
+names a model, free-text answers are also rated 1-10 against the reference by the icl family's judge
+(``algrid.icl.judge``): ``judge_rating`` per prediction, their mean in the metrics. The held-out
 rows of the reward are the pool's first rows; baselines may draw demonstrations from the whole pool (never
 from the test rows).
 
@@ -55,8 +57,26 @@ def demos_for(method: str, pool: list[dict], rows: list[dict], *, shots: int, se
     raise ValueError(f"unknown baseline {method!r}")
 
 
+def judge_records(judge_dir, judge_spec: dict, records: list[dict], rows: list[dict], pc: dict, *,
+                  batch_size: int) -> dict:
+    """Rate each free-text answer 1-10 against its reference (``judge_rating``, None when unparsed) in place."""
+    from ..icl.judge import judge_rows
+
+    tok = models.load_tokenizer(judge_dir)
+    lm = models.load_model(judge_dir, quantization=judge_spec.get("quantization", "none"),
+                           dtype=judge_spec.get("dtype", "float32"))
+    judged = judge_rows(lm, tok, [prompts.format_question(r, pc) for r in rows],
+                        [prompts.format_answer(r, pc) for r in rows], [r.get("output") or "" for r in records],
+                        batch_size=batch_size)
+    for rec, j in zip(records, judged):
+        rec["judge_rating"], rec["judge_output"] = j["rating"], j["output"]
+    ratings = [j["rating"] for j in judged if j["rating"] is not None]
+    return {"judge": judge_spec["name"], "judge_rating": float(np.mean(ratings)) if ratings else float("nan"),
+            "judge_rated": len(ratings), "judge_unparsed": len(judged) - len(ratings)}
+
+
 def evaluate(inputs: dict, out_predictions, out_metrics, *, method: str, task: dict, model_spec: dict,
-             settings: dict, identity: dict) -> dict:
+             settings: dict, identity: dict, judge_spec: dict | None = None) -> dict:
     """Predict the test rows with ``method`` and write predictions.jsonl and metrics.json (with cost columns)."""
     s = settings
     cache = CallCache(s.get("cache_dir"))
@@ -96,6 +116,9 @@ def evaluate(inputs: dict, out_predictions, out_metrics, *, method: str, task: d
         per_row = demos_for(method, pool, rows, shots=s["shots"], seed=identity["seed"])
         records = policy.predict(lm, rows, pc, metric=task["metric"], max_new_tokens=s["max_new_tokens"]["policy"],
                                  demos_per_row=per_row)
+    if inputs.get("judge"):
+        del lm
+        extra.update(judge_records(inputs["judge"], judge_spec, records, rows, pc, batch_size=s["batch_size"]))
     write_jsonl(out_predictions, records)
     item = [r["score"] for r in records]
     result = {**identity, "metric": task["metric"], **core_metrics.score(records, task["metric"]),

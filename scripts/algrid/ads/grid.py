@@ -76,13 +76,34 @@ def last_iteration(w, config) -> str:
     return ADS_ITER.format(iter=ads(config)["iterations"], **{k: w[k] for k in ADS_KEYS})
 
 
+def judge_name(config, task: str) -> str | None:
+    """The judge model of a free-text (ROUGE-L) task's test answers, where ``ads.judge`` names one."""
+    return ads(config).get("judge") if config["tasks"][task]["metric"] == "text" else None
+
+
+def _with_judge(inputs: dict, w, config) -> dict:
+    judge = judge_name(config, w.task)
+    return {**inputs, "judge": f"results/models/{judge}"} if judge else inputs
+
+
 def evaluate_inputs(w, config) -> dict:
     last = last_iteration(w, config)
     inputs = {"model": f"results/models/{w.model}", "eval": f"results/data/{w.task}/eval.jsonl",
               "scores": f"{last}/scores.json", "collected": f"{last}/collected.jsonl"}
     if w.mode == "lora":
         inputs["adapter"] = f"{ADS.format(**{k: w[k] for k in ADS_KEYS})}/adapter"
-    return inputs
+    return _with_judge(inputs, w, config)
+
+
+def baseline_inputs(w, config) -> dict:
+    inputs = {"model": f"results/models/{w.model}", "eval": f"results/data/{w.task}/eval.jsonl",
+              "pool": f"results/data/{w.task}/pool.jsonl"}
+    return _with_judge(inputs, w, config)
+
+
+def judge_params(config, task: str) -> dict | None:
+    judge = judge_name(config, task)
+    return model_params(config, judge) if judge else None
 
 
 def task_params(config, task: str) -> dict:
@@ -128,7 +149,8 @@ def check_ads_config(config) -> None:
         missing = [s for s in ("pool", "eval") if s not in task.get("splits", {})]
         if missing:
             raise ConfigError(f"tasks.{name}.splits", f"ads needs a {' and '.join(missing)} split")
-    for key, names in (("models", a["models"]), ("optimizer", [a["optimizer"]])):
+    judges = [a["judge"]] if a.get("judge") else []
+    for key, names in (("models", a["models"]), ("optimizer", [a["optimizer"]]), ("judge", judges)):
         for name in names:
             if name not in (config.get("models") or {}):
                 raise ConfigError(f"ads.{key}", f"unknown model '{name}'; known: {', '.join(sorted(config['models']))}")

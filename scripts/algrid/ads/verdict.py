@@ -20,9 +20,9 @@ ADS_METHODS = ("ads_icl", "ads_lora")
 BASELINES = ("none", "random", "bm25")
 
 
-def _matrix(frame: pd.DataFrame, method: str) -> pd.DataFrame:
-    """seeds x tasks of a method's score."""
-    return frame[frame.strategy == method].pivot_table(index="seed", columns="task", values="score", aggfunc="mean")
+def _matrix(frame: pd.DataFrame, method: str, values: str = "score") -> pd.DataFrame:
+    """seeds x tasks of a method's score (or another per-run column)."""
+    return frame[frame.strategy == method].pivot_table(index="seed", columns="task", values=values, aggfunc="mean")
 
 
 def _interval(matrix: pd.DataFrame) -> tuple[float, float]:
@@ -43,6 +43,11 @@ def summarize(metric_files, summary_path, verdict_path, *, tie_margin: float) ->
                      "api_cost_total": float(group.api_cost.sum()), "api_cost_mean": float(group.api_cost.mean()),
                      "api_calls_total": int(group.api_calls.sum()),
                      "ci_method": "95% percentile bootstrap over seeds and tasks"})
+        if "judge_rating" in group and group.judge_rating.notna().any():  # free-text tasks with ads.judge
+            judged = _matrix(group, method, "judge_rating")
+            lo, hi = _interval(judged)
+            rows[-1].update(judge_rating_mean=float(group.judge_rating.mean()), judge_rating_ci_low=lo,
+                            judge_rating_ci_high=hi, judge_n_tasks=judged.shape[1])
     summary = pd.DataFrame(rows)
     verdicts = []
     pairs = [(m, b) for m in ADS_METHODS for b in BASELINES] + [("ads_lora", "ads_icl")]

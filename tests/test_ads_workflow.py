@@ -42,6 +42,7 @@ def test_final_metrics_rows_with_costs_and_the_verdict(built):
     assert sorted(ads.strategy) == ["ads_icl", "ads_lora", "bm25", "none", "random"]
     assert (ads.n_total == 4).all() and set(ads.eval_task) == {"strategyqa-dev"}
     assert {"api_cost", "api_calls", "tokens_in", "tokens_out", "score"} <= set(ads.columns)
+    assert "item_scores" not in ads.columns  # per-item lists stay in the metrics files
     assert (ads[ads.strategy.str.startswith("ads")].api_cost > 0).all()
     assert (ads[~ads.strategy.str.startswith("ads")].api_cost == 0).all()
     verdicts = pd.read_csv(built / "results" / "ads" / "verdicts.csv")

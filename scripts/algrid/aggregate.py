@@ -3,8 +3,8 @@ each carrying its cell's statistics over seeds and eval items; results/summary.c
 Seed 003's runs also carry their safety rate, the denominators the config implies (checked) and pass/fail
 against their preset's thresholds (algrid.finetune.baselines).
 
-The per-item results in the metrics files (``item_ids``, ``item_correct``) feed the statistics and stay out
-of the two tables."""
+The per-item results in the metrics files (``item_ids``, ``item_correct``; ads runs' ``item_scores``) feed the
+statistics or stay in the metrics files, out of the two tables."""
 
 import logging
 
@@ -20,7 +20,7 @@ FIRST = ["family", "task", "model", "preset", "strategy", "adapter", "budget", "
          "n_labels", "eval_task", "metric", "accuracy", "n_correct", "n_total", "n_expected", "n_unparsed",
          "safety_rate", "safety_ci_low", "safety_ci_high", "safety_n_safe", "safety_n_valid", "safety_n_invalid",
          "safety_n_prompts", "safety_n_expected", "threshold_accuracy", "threshold_safety", "passed", "verdict"]
-INTERNAL = [*stats.ITEM_COLUMNS, "source"]
+INTERNAL = [*stats.ITEM_COLUMNS, "item_scores", "source"]  # per-item lists (ads: item_scores) stay in metrics files
 
 
 def read_metrics(metric_files) -> pd.DataFrame:

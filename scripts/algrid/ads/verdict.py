@@ -84,13 +84,18 @@ def plot_score_vs_cost(summary_path, out_path) -> None:
     plt = _plt()
     summary = pd.read_csv(summary_path)
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for (model, method), row in summary.set_index(["model", "strategy"]).iterrows():
+    # methods at the same cost (the baselines at 0, both ads modes) are spread sideways so no interval hides another
+    step = 0.02 * max(summary.api_cost_mean.max(), 1e-9)
+    rank = summary.groupby(summary.api_cost_mean.round(9)).cumcount()
+    size = summary.groupby(summary.api_cost_mean.round(9)).strategy.transform("size")
+    for i, ((model, method), row) in enumerate(summary.set_index(["model", "strategy"]).iterrows()):
         err = [[max(row.score_mean - row.score_ci_low, 0)], [max(row.score_ci_high - row.score_mean, 0)]]
-        ax.errorbar(row.api_cost_mean, row.score_mean, yerr=err, fmt="o", capsize=3,
+        x = row.api_cost_mean + step * (rank.iloc[i] - (size.iloc[i] - 1) / 2)
+        ax.errorbar(x, row.score_mean, yerr=err, fmt="o", capsize=3,
                     label=f"{method} ({model}, {int(row.n_tasks)} tasks x {int(row.n_seeds)} seeds)")
     ax.set_xlabel("API cost per run (ads.cost units; baselines 0)")
     ax.set_ylabel("test score (accuracy / ROUGE-L)")
-    ax.set_title("Active data search: score vs cost", fontsize=9)
+    ax.set_title("Active data search: score vs cost (equal costs offset sideways)", fontsize=9)
     ax.legend(fontsize=6, loc="best")
     fig.tight_layout()
     save(fig, out_path)

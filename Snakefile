@@ -9,13 +9,15 @@ sys.path.insert(0, f"{workflow.basedir}/scripts")
 from algrid.planning import cache_signatures
 
 
-configfile: "config/tasks.yaml"
-configfile: "config/defaults.yaml"
+# read from the workflow's own directory, so `-d <elsewhere>` finds them (Snakemake skips a missing configfile
+# silently once --configfile is given)
+configfile: f"{workflow.basedir}/config/tasks.yaml"
+configfile: f"{workflow.basedir}/config/defaults.yaml"
 
 
 if not workflow.overwrite_configfiles:  # the default grid, unless --configfile names the grid to run
 
-    configfile: "config/config.yaml"
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "rules/common.smk"

@@ -58,3 +58,15 @@ def test_one_prediction_job_per_adapter_evaluates_every_eval_task(tmp_path):
     adapters = len(ft["strategies"]) * len(ft["budgets"]) * sum(ft["rounds"]) * len(ft["seeds"])
     assert jobs["train_adapter"] == jobs["predict_round"] == adapters == 294  # was 294 x 8 eval tasks = 2,352
     assert jobs["predict_base"] == 1 and jobs["score_round"] == adapters * len(ft["eval_tasks"])
+
+
+def test_a_working_directory_elsewhere_needs_no_config_there(tmp_path):
+    """`-d <dir>` without config/ in it: the registry, defaults and default grid come from the workflow's own
+    directory, with and without --configfile (Snakemake would skip the missing files silently)."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    default = planned_jobs(snakemake(bare, "-n", configfiles=()))
+    assert default == planned_jobs(snakemake(workdir(tmp_path / "linked"), "-n", configfiles=()))
+    assert default["train_adapter"] > 0
+    ads_cpu = planned_jobs(snakemake(bare, "-n", configfiles=(REPO / "config" / "experiments" / "ads_cpu.yaml",)))
+    assert ads_cpu["ads_iteration"] == 3 * 2 * 2  # tasks x seeds x iterations

@@ -7,6 +7,7 @@ from algrid.safety.grid import (
     SAFETY_BASE,
     SAFETY_RUN,
     check_safety,
+    judge_gpus,
     judge_inputs,
     judge_load,
     judge_model_ref,
@@ -34,6 +35,7 @@ wildcard_constraints:
 
 SAFETY_ROUND = f"{ROUND}/safety"
 MODEL_RESOURCES = {"gpu": 1, "mem_mb": 16000, "runtime": 240}
+JUDGE_RESOURCES = {**MODEL_RESOURCES, "gpu": lambda w: judge_gpus(config, w.judge)}  # refusal detector: no GPU
 
 
 rule safety_prompts:
@@ -132,7 +134,7 @@ rule safety_judge:
         "../envs/model.yaml"
     threads: config["threads"]["model"]
     resources:
-        **MODEL_RESOURCES,
+        **JUDGE_RESOURCES,
     params:
         code=code_version("safety_judge"),
         spec=lambda w: judge_spec(config, w.judge),
@@ -238,7 +240,7 @@ rule validate_judge:
         "../envs/model.yaml"
     threads: config["threads"]["model"]
     resources:
-        **MODEL_RESOURCES,
+        **JUDGE_RESOURCES,
     params:
         code=code_version("validate_judge"),
         root=pyrit_root(config),

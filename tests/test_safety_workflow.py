@@ -2,6 +2,8 @@
 each answering a few AILuminate prompts judged by the packaged SmolLM2 and the refusal detector; config
 errors and a missing adapter as one line naming the key."""
 
+import re
+
 import pytest
 import yaml
 
@@ -86,3 +88,17 @@ def test_a_missing_adapter_is_one_line_naming_the_key(tmp_path):
     assert proc.returncode != 0
     assert f"algrid: config key 'adapters.gone.source': adapter directory '{tmp_path}/nowhere' does not exist" \
         in proc.stderr
+
+
+def test_only_model_judges_ask_for_a_gpu(tmp_path):
+    """The refusal detector reads text: its judge and validation jobs ask for no GPU; the model judge's for one."""
+    proc = snakemake(workdir(tmp_path / "wd"), "-n", "all", "safety", configfiles=config_file(tmp_path, SAFETY_TINY))
+    text = proc.stdout + proc.stderr
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n((?:    .+\n)+)", text, re.M)
+    gpus = {}
+    for rule, body in jobs:
+        judge = re.search(r"judge=([\w-]+)", body)
+        if "judge" in rule and judge and rule != "icl_judge":
+            gpus.setdefault((rule, judge[1]), set()).add(re.search(r"\bgpu=(\d+)", body)[1])
+    assert gpus and all(v == ({"0"} if judge == "refusal" else {"1"}) for (_, judge), v in gpus.items()), gpus
+    assert {rule for rule, _ in gpus} >= {"safety_judge", "validate_judge"}

@@ -170,11 +170,16 @@ def test_every_model_rule_is_routed_to_the_gpu_partition(rules):
         if not rule["script"]:
             continue
         threads = rule["threads"] if isinstance(rule["threads"], int) else 1
-        job = SimpleNamespace(name=name, threads=threads, resources=profile_resources(name, rule["resources"],
-                                                                                        threads))
-        routed[name] = (get_best_partition(partitions, job, quiet), set_gres_string(job).strip())
         model_env = rule["conda"] and rule["conda"].endswith("envs/model.yaml") and not loads_no_model(rule["script"])
-        gpu = bool(job.resources.get("gpu"))
-        assert gpu or not model_env, f"{name} loads a model (envs/model.yaml) but asks for no GPU"
-        assert routed[name] == (("gpu", "--gpus=1") if gpu else ("cpu", "")), (name, routed[name])
+        # a GPU per job (the judges: none for the refusal detector, algrid.safety.grid.judge_gpus): both values
+        gpus = [1, 0] if "gpu" in rule["per_job"] else [rule["resources"].get("gpu", 0)]
+        assert len(gpus) == 1 or "judge" in name, f"{name} asks for a GPU per job; only judge rules do"
+        for n_gpus in gpus:
+            declared = {**rule["resources"], **({"gpu": n_gpus} if n_gpus else {})}
+            job = SimpleNamespace(name=name, threads=threads, resources=profile_resources(name, declared, threads))
+            route = (get_best_partition(partitions, job, quiet), set_gres_string(job).strip())
+            gpu = bool(job.resources.get("gpu"))
+            assert gpu or not model_env or len(gpus) > 1, f"{name} loads a model (envs/model.yaml) but asks for no GPU"
+            assert route == (("gpu", "--gpus=1") if gpu else ("cpu", "")), (name, route)
+            routed.setdefault(name, route)
     assert GPU_RULES | {"icl_predict", "icl_judge", "embed_split"} <= {n for n, r in routed.items() if r[0] == "gpu"}

@@ -30,6 +30,8 @@ with SnakemakeApi(OutputSettings()) as api:
         rules[rule.name] = {
             "resources": {k: r.raw for k, r in rule.resources.items()
                           if not k.startswith("_") and isinstance(r.raw, (int, str))},
+            "per_job": sorted(k for k, r in rule.resources.items()  # resources given by a function of the job
+                              if not k.startswith("_") and k != "tmpdir" and r.raw is None and r.is_evaluable()),
             "threads": rule.resources["_cores"].raw,
             "conda": str((here / rule.conda_env).resolve()) if rule.conda_env else None,
             "script": str((here / rule.script).resolve()) if rule.script else None,
@@ -39,7 +41,8 @@ print("RULES=" + json.dumps(rules))
 
 
 def workflow_rules(tmp: Path) -> dict[str, dict]:
-    """name -> {"resources": {...}, "threads": int|str, "conda": path|None, "script": path|None}."""
+    """name -> {"resources": {...}, "per_job": [names of resources that are functions], "threads": int|str,
+    "conda": path|None, "script": path|None}."""
     proc = subprocess.run([sys.executable, "-c", _DUMP, str(REPO), str(workdir(tmp))], capture_output=True,
                           text=True, cwd=tmp)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RULES=")), None)

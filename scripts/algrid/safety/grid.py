@@ -51,6 +51,11 @@ def judge_model_dir(config, judge: str) -> list[str]:
     return [f"results/models/{model}"] if model in (config.get("models") or {}) else []
 
 
+def judge_gpus(config, judge: str) -> int:
+    """GPUs a judge job asks for: none for the refusal detector (it reads text only), one for a model judge."""
+    return 0 if config["judges"][judge]["kind"] == "refusal" else 1
+
+
 def judge_model_ref(config, judge: str):
     model = config["judges"][judge].get("model")
     if config["judges"][judge]["kind"] == "refusal":

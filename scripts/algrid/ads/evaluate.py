@@ -60,14 +60,10 @@ def demos_for(method: str, pool: list[dict], rows: list[dict], *, shots: int, se
 def judge_records(judge_dir, judge_spec: dict, records: list[dict], rows: list[dict], pc: dict, *,
                   batch_size: int) -> dict:
     """Rate each free-text answer 1-10 against its reference (``judge_rating``, None when unparsed) in place."""
-    from ..icl.judge import judge_rows
+    from ..icl.judge import judge_answers
 
-    tok = models.load_tokenizer(judge_dir)
-    lm = models.load_model(judge_dir, quantization=judge_spec.get("quantization", "none"),
-                           dtype=judge_spec.get("dtype", "float32"))
-    judged = judge_rows(lm, tok, [prompts.format_question(r, pc) for r in rows],
-                        [prompts.format_answer(r, pc) for r in rows], [r.get("output") or "" for r in records],
-                        batch_size=batch_size)
+    judged = judge_answers(judge_dir, rows, [r.get("output") or "" for r in records], pc, model=judge_spec,
+                           batch_size=batch_size)
     for rec, j in zip(records, judged):
         rec["judge_rating"], rec["judge_output"] = j["rating"], j["output"]
     ratings = [j["rating"] for j in judged if j["rating"] is not None]
@@ -82,13 +78,13 @@ def evaluate(inputs: dict, out_predictions, out_metrics, *, method: str, task: d
     cache = CallCache(s.get("cache_dir"))
     adapter = inputs.get("adapter")
     if adapter:  # an adapter changes the model: its generations are not cached with the base model's
-        tok = models.load_tokenizer(inputs["model"])
-        lm_model = models.load_model(inputs["model"], adapter=adapter, quantization=model_spec.get("quantization", "none"),
-                                     dtype=model_spec.get("dtype", "float32"))
         from .apis import CachedLM
 
-        lm = CachedLM(lm_model, tok, name=model_spec["name"], fingerprint="adapter", cache=CallCache(None),
-                      batch_size=s["batch_size"])
+        lm = CachedLM(models.load_model(inputs["model"], adapter=adapter,
+                                        quantization=model_spec.get("quantization", "none"),
+                                        dtype=model_spec.get("dtype", "float32")),
+                      models.load_tokenizer(inputs["model"]), name=model_spec["name"], fingerprint="adapter",
+                      cache=CallCache(None), batch_size=s["batch_size"])
     else:
         lm = load_lm(inputs["model"], model_spec, cache, s["batch_size"])
     rows = read_jsonl(inputs["eval"])[: s.get("eval_limit")]
@@ -117,7 +113,7 @@ def evaluate(inputs: dict, out_predictions, out_metrics, *, method: str, task: d
         records = policy.predict(lm, rows, pc, metric=task["metric"], max_new_tokens=s["max_new_tokens"]["policy"],
                                  demos_per_row=per_row)
     if inputs.get("judge"):
-        del lm
+        del lm  # the only reference to the policy model: freed before the judge model loads
         extra.update(judge_records(inputs["judge"], judge_spec, records, rows, pc, batch_size=s["batch_size"]))
     write_jsonl(out_predictions, records)
     item = [r["score"] for r in records]

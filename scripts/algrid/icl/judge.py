@@ -45,6 +45,16 @@ def judge_rows(model, tokenizer, questions, references, answers, *, max_new_toke
     return [{"rating": parse_rating(o), "output": o.strip()} for o in outputs]
 
 
+def judge_answers(model_dir, rows: list[dict], answers: list[str], pc: dict, *, model: dict, max_new_tokens: int = 8,
+                  batch_size: int = 8) -> list[dict]:
+    """Load the judge model once and rate each answer against its row's reference, in the prompt format ``pc``."""
+    tokenizer = models.load_tokenizer(model_dir)
+    lm = models.load_model(model_dir, quantization=model.get("quantization", "none"), dtype=model.get("dtype", "float32"))
+    return judge_rows(lm, tokenizer, [prompts.format_question(r, pc) for r in rows],
+                      [prompts.format_answer(r, pc) for r in rows], answers, max_new_tokens=max_new_tokens,
+                      batch_size=batch_size)
+
+
 def judge_file(model_dir, eval_path, predictions_path, out_path, *, family: str, prompt: dict, model: dict,
                max_new_tokens: int, batch_size: int) -> list[dict]:
     """judgments.jsonl: one {id, rating, output} per prediction (same order)."""
@@ -53,14 +63,10 @@ def judge_file(model_dir, eval_path, predictions_path, out_path, *, family: str,
     missing = [p["id"] for p in predictions if p["id"] not in rows]
     if missing:
         raise DataError(predictions_path, f"prediction '{missing[0]}' is not in {eval_path}; rebuild it")
-    pc = prompts.prompt_config(family, prompt)
-    tokenizer = models.load_tokenizer(model_dir)
-    lm = models.load_model(model_dir, quantization=model.get("quantization", "none"), dtype=model.get("dtype", "float32"))
-    questions = [prompts.format_question(rows[p["id"]], pc) for p in predictions]
-    references = [prompts.format_answer(rows[p["id"]], pc) for p in predictions]
-    answers = [p.get("output") or p.get("pred") or "" for p in predictions]
-    judged = judge_rows(lm, tokenizer, questions, references, answers, max_new_tokens=max_new_tokens,
-                        batch_size=batch_size)
+    judged = judge_answers(model_dir, [rows[p["id"]] for p in predictions],
+                           [p.get("output") or p.get("pred") or "" for p in predictions],
+                           prompts.prompt_config(family, prompt), model=model, max_new_tokens=max_new_tokens,
+                           batch_size=batch_size)
     records = [{"id": p["id"], **j} for p, j in zip(predictions, judged)]
     write_jsonl(out_path, records)
     parsed = [r["rating"] for r in records if r["rating"] is not None]

@@ -6,18 +6,18 @@ from snakemake.utils import min_version
 
 min_version("8.0")
 sys.path.insert(0, f"{workflow.basedir}/scripts")
-from algrid.planning import cache_signatures
+from algrid.planning import cache_signatures, read_configfiles
 
 
-# read from the workflow's own directory, so `-d <elsewhere>` finds them (Snakemake skips a missing configfile
-# silently once --configfile is given)
-configfile: f"{workflow.basedir}/config/tasks.yaml"
-configfile: f"{workflow.basedir}/config/defaults.yaml"
-
-
-if not workflow.overwrite_configfiles:  # the default grid, unless --configfile names the grid to run
-
-    configfile: f"{workflow.basedir}/config/config.yaml"
+# config/{tasks,defaults}.yaml, and config/config.yaml unless --configfile names the grid to run; read from the
+# workflow's own directory, so `-d <elsewhere>` finds them
+read_configfiles(
+    workflow,
+    config,
+    [f"{workflow.basedir}/config/{name}.yaml" for name in ("tasks", "defaults", "config")][
+        : 2 if workflow.overwrite_configfiles else 3
+    ],
+)
 
 
 include: "rules/common.smk"

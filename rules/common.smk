@@ -3,6 +3,7 @@
 Plain Python (no Snakemake globals), so tests import it directly.
 """
 
+import hashlib
 import itertools
 
 from algrid import shards, strategies
@@ -314,14 +315,22 @@ def eval_tasks(config) -> list[str]:
     return list((config.get("finetune") or {}).get("eval_tasks", []))
 
 
-def eval_inputs(w, config) -> dict:
-    """What evaluating a model on every eval task reads: the model, eval rows, few-shot rows, CoT prompt files."""
-    tasks = eval_tasks(config)
+def eval_suite_file(config) -> str:
+    """The file with every eval task's rows, few-shot rows and CoT prompt, named by the eval task list: a
+    prediction job declares it and not three files per eval task (Snakemake's planning cost grows with inputs)."""
+    digest = hashlib.sha256("\n".join(eval_tasks(config)).encode()).hexdigest()[:12]
+    return f"results/data/eval_suites/{digest}.json"
+
+
+def eval_suite_files(config) -> dict:
+    """Per eval task: the eval and fewshot files and the CoT prompt file (or None) the eval suite is built from."""
     return {
-        "model": f"results/models/{w.model}",
-        "eval": [f"results/data/{e}/eval.jsonl" for e in tasks],
-        "fewshot": [f"results/data/{e}/fewshot.jsonl" for e in tasks],
-        "prefix": [f for e in tasks for f in prompt_files(config, e)],
+        e: {
+            "eval": f"results/data/{e}/eval.jsonl",
+            "fewshot": f"results/data/{e}/fewshot.jsonl",
+            "prefix": (prompt_files(config, e) or [None])[0],
+        }
+        for e in eval_tasks(config)
     }
 
 
@@ -357,8 +366,8 @@ def train_params(config, preset: str) -> dict:
 
 
 def eval_params(w, config) -> list[dict]:
-    """Per eval task (one prediction job evaluates them all with one model load): its files, format and metric,
-    and the preset's generation settings."""
+    """Per eval task (one prediction job evaluates them all with one model load): its format and metric, and the
+    preset's generation settings."""
     preset = config["presets"][w.preset]
     params = []
     for e in eval_tasks(config):
@@ -366,9 +375,6 @@ def eval_params(w, config) -> list[dict]:
         params.append(
             {
                 "eval_task": e,
-                "eval": f"results/data/{e}/eval.jsonl",
-                "fewshot": f"results/data/{e}/fewshot.jsonl",
-                "prefix_file": (prompt_files(config, e) or [None])[0],
                 "family": task["family"],
                 "metric": task["metric"],
                 "prompt": task.get("prompt", {}),

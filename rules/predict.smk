@@ -1,7 +1,5 @@
 # One prediction job per adapter (and per base model) evaluates every eval task: one model load, not one per task.
 # Seed 003 adds: each checkpoint of a sweep, and existing adapters (finetune.adapters) evaluated without training.
-from types import SimpleNamespace
-
 from algrid.finetune.grid import ADAPTER_EVAL, adapter_identity, adapter_model, checkpoint_count
 
 CKPT = f"{ROUND}/checkpoints/ckpt{{ckpt}}"
@@ -10,9 +8,25 @@ PREDICT_RESOURCES = {"gpu": 1, "mem_mb": 16000, "runtime": 240}
 
 if eval_tasks(config):
 
+    rule eval_suite:
+        input:
+            [f for task in eval_suite_files(config).values() for f in task.values() if f],
+        output:
+            eval_suite_file(config),
+        log:
+            eval_suite_file(config).replace("results/data/", "results/logs/").replace(".json", ".log"),
+        conda:
+            "../envs/data.yaml"
+        params:
+            code=code_version("eval_suite"),
+            files=eval_suite_files(config),
+        script:
+            "../scripts/eval_suite.py"
+
     rule predict_round:
         input:
-            unpack(lambda w: eval_inputs(w, config)),
+            model="results/models/{model}",
+            suite=eval_suite_file(config),
             adapter=f"{ROUND}/adapter",
         output:
             [f"{ROUND}/predictions/{e}.jsonl" for e in eval_tasks(config)],
@@ -34,7 +48,8 @@ if eval_tasks(config):
 
     use rule predict_round as predict_base with:
         input:
-            unpack(lambda w: eval_inputs(w, config)),
+            model="results/models/{model}",
+            suite=eval_suite_file(config),
         output:
             [f"results/base/{{model}}/{{preset}}/predictions/{e}.jsonl" for e in eval_tasks(config)],
         log:
@@ -73,7 +88,8 @@ if eval_tasks(config):
 
     use rule predict_round as predict_checkpoint with:
         input:
-            unpack(lambda w: eval_inputs(w, config)),
+            model="results/models/{model}",
+            suite=eval_suite_file(config),
             adapter=f"{CKPT}/adapter",
         output:
             [f"{CKPT}/predictions/{e}.jsonl" for e in eval_tasks(config)],
@@ -86,7 +102,8 @@ if eval_tasks(config):
 
     use rule predict_round as predict_adapter with:
         input:
-            unpack(lambda w: eval_inputs(SimpleNamespace(model=adapter_model(config, w.adapter)), config)),
+            model=lambda w: f"results/models/{adapter_model(config, w.adapter)}",
+            suite=eval_suite_file(config),
             adapter="results/adapters/{adapter}",
         output:
             [f"{ADAPTER_EVAL}/predictions/{e}.jsonl" for e in eval_tasks(config)],

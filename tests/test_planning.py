@@ -60,6 +60,43 @@ def test_cached_signatures_change_no_input_or_param(tmp_path):
     assert json.loads((tmp_path / "cached" / "cached.json").read_text()) == 5  # every function, none twice
 
 
+# The same config files read by Snakemake's configfile: and by algrid.planning.read_configfiles (libyaml)
+CONFIG_SNAKEFILE = """import json, sys
+sys.path.insert(0, {scripts!r})
+from algrid.planning import read_configfiles
+
+files = [{files}]
+if {fast}:
+    read_configfiles(workflow, config, files)
+else:
+    for f in files:
+        configfile: f
+
+json.dump({{"config": config, "listed": [str(f) for f in workflow.configfiles]}}, open("config.json", "w"))
+"""
+
+
+def test_config_read_with_libyaml_equals_snakemakes_configfile(tmp_path):
+    files = [REPO / "config" / "tasks.yaml", REPO / "config" / "defaults.yaml"]
+    (tmp_path / "grid.yaml").write_text("finetune: {seeds: [7]}\nscoring: {batch_size: 3}\n")
+    seen = {}
+    for fast in (False, True):
+        wd = tmp_path / str(fast)
+        wd.mkdir()
+        (wd / "Snakefile").write_text(
+            CONFIG_SNAKEFILE.format(scripts=str(REPO / "scripts"), files=", ".join(repr(str(f)) for f in files), fast=fast)
+        )
+        cmd = [str(SNAKEMAKE), "-c1", "-n", "--configfile", str(tmp_path / "grid.yaml"), "--config", "data_root=/elsewhere"]
+        proc = subprocess.run(cmd, cwd=wd, capture_output=True, text=True, env={**os.environ})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        seen[fast] = json.loads((wd / "config.json").read_text())
+    assert seen[True] == seen[False]
+    config = seen[True]["config"]
+    assert config["finetune"]["seeds"] == [7] and config["scoring"]["batch_size"] == 3  # the command line wins
+    assert config["data_root"] == "/elsewhere" and "two-digit-addition" in config["tasks"]
+    assert seen[True]["listed"][-2:] == [str(f) for f in files]
+
+
 
 def test_a_config_found_valid_is_not_validated_again_until_it_or_the_schema_changes(tmp_path, monkeypatch):
     import pytest

@@ -109,7 +109,9 @@ def test_lora_rank_retrains_without_repreparing_data(built, code):
 
 def test_a_bigger_eval_split_reprepares_eval_only(built, code):
     jobs, outputs = plan_with(built[0], code, {"tasks": {"two-digit-addition": {"splits": {"eval": {"size": 5}}}}})
-    assert [o for o in outputs if o.startswith("results/data/")] == ["results/data/two-digit-addition/eval.jsonl"]
+    suite, split = sorted(o for o in outputs if o.startswith("results/data/"))  # and the suite predictions read
+    assert split == "results/data/two-digit-addition/eval.jsonl"
+    assert re.fullmatch(r"results/data/eval_suites/[0-9a-f]{12}\.json", suite)
     assert "train_adapter" not in jobs and "select" not in jobs and jobs["predict_round"] == 9
 
 

@@ -2,6 +2,21 @@
 
 import inspect
 
+import yaml
+from snakemake.utils import update_config
+
+
+def read_configfiles(workflow, config: dict, paths) -> None:
+    """What ``configfile:`` does for each path, read with libyaml instead of Snakemake's pure-Python loader (about
+    0.2 s less per plan for config/tasks.yaml and defaults.yaml): each file merged into ``config`` in order,
+    then the command line's ``--configfile``/``--config`` values merged on top, and each path listed for the report.
+    """
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            update_config(config, yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+        workflow.configfiles.append(path)
+    update_config(config, workflow.config_settings.overwrite_config)
+
 
 def cache_signatures(rules) -> None:
     """Store the signature of every input and params function on the function (Python's ``__signature__``).

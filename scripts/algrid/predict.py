@@ -4,7 +4,7 @@ import logging
 
 from . import generation, metrics, models, prompts
 from .finetune.subsample import subsample
-from .io import read_jsonl, write_jsonl
+from .io import read_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +31,20 @@ def to_records(rows, outputs, demos_per_row, pc: dict, metric: str) -> list[dict
     return records
 
 
-def predict_files(model_dir, tasks: list[dict], out_paths: list, *, adapter, model: dict) -> None:
-    """Load the model (+ adapter) once and predict every eval task's rows; ``tasks[i]`` writes ``out_paths[i]``."""
+def predict_files(model_dir, suite_path, tasks: list[dict], out_paths: list, *, adapter, model: dict) -> None:
+    """Load the model (+ adapter) once and predict every eval task's rows (from the eval suite file);
+    ``tasks[i]`` writes ``out_paths[i]``."""
+    suite = read_json(suite_path)
     tokenizer = models.load_tokenizer(model_dir)
     lm = models.load_model(model_dir, adapter=adapter, quantization=model["quantization"], dtype=model["dtype"])
     for task, out_path in zip(tasks, out_paths, strict=True):
-        rows, demos = read_jsonl(task["eval"]), read_jsonl(task["fewshot"])[: task["fewshot_k"]]
+        data = suite[task["eval_task"]]
+        rows, demos, prefix = data["eval"], data["fewshot"][: task["fewshot_k"]], data["prefix"]
         if task.get("subsample"):  # seed 003: a seeded share of the eval split (20% of GSM8K test, seed 42)
             n_split = len(rows)
             rows = subsample(rows, task["subsample"]["fraction"], task["subsample"]["seed"])
             log.info("%s: %d of %d eval rows (fraction %s, seed %s)", task["eval_task"], len(rows), n_split,
                      task["subsample"]["fraction"], task["subsample"]["seed"])
-        prefix = prompts.read_prefix(task["prefix_file"]) if task["prefix_file"] else None
         pc = prompts.prompt_config(task["family"], task["prompt"])
         records = predict_rows(lm, tokenizer, rows, [] if prefix else demos, pc, metric=task["metric"],
                                max_new_tokens=task["max_new_tokens"], batch_size=task["eval_batch_size"], prefix=prefix)

@@ -16,7 +16,8 @@ import shutil
 
 from . import data
 from .errors import ConfigError
-from .io import atomic_path, read_jsonl, write_jsonl
+from .io import atomic_path, read_jsonl, write_json, write_jsonl
+from .prompts import read_prefix
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +93,13 @@ def prepare_split(spec: dict, out_path, *, key: str, data_root, first: int | Non
     write_jsonl(out_path, kept)
     log.info("%d rows -> %s", len(kept), out_path)
     return kept
+
+
+def prepare_eval_suite(files: dict, out_path) -> None:
+    """Every eval task's rows, few-shot rows and CoT prompt in one file, the one input of a prediction job:
+    ``files[task]`` names its eval and fewshot files and its prompt file (or None)."""
+    suite = {task: {"eval": read_jsonl(f["eval"]), "fewshot": read_jsonl(f["fewshot"]),
+                    "prefix": read_prefix(f["prefix"]) if f["prefix"] else None}
+             for task, f in files.items()}
+    write_json(out_path, suite)
+    log.info("%d eval tasks, %d eval rows -> %s", len(suite), sum(len(t["eval"]) for t in suite.values()), out_path)

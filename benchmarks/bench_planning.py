@@ -9,6 +9,11 @@ directories) in scratch directories, for both workflows, so no model has to run.
 
 Prints seconds per 1,000 jobs for both and their ratio (goal: at most 1.2x). CPU seconds (user + system of the
 Snakemake process) are reported next to wall seconds, since wall time is noisy on a shared machine.
+
+A second floor gives every job the shape of algrid's most common job (score_round, 2,352 of ed_vs_al's jobs):
+the same one-input script rule under algrid's eight wildcards and their constraints, with a log file, a
+`conda:` file and params (a code-version string and two functions of the wildcards). Its ratio is what algrid
+adds beyond what Snakemake itself spends on those directives.
 """
 
 import argparse
@@ -32,6 +37,33 @@ rule all:
 rule make:
     input: "in/{i}.txt"
     output: "out/{i}.txt"
+    script: "make.py"
+"""
+SHAPED = """N = int(config["n"])
+RUN = "{task}/{model}/{preset}/{strategy}/b{budget}-m{rounds}/seed{seed}/round{round}"
+
+wildcard_constraints:
+    task=r"[a-z0-9][a-z0-9-]*",
+    model=r"[a-z0-9][a-z0-9-]*",
+    preset=r"[a-z0-9][a-z0-9-]*",
+    strategy=r"[a-z0-9][a-z0-9_]*",
+    budget=r"\\d+",
+    rounds=r"\\d+",
+    seed=r"\\d+",
+    round=r"\\d+",
+
+rule all:
+    input: expand("out/t{i}/model/preset/random/b100-m2/seed0/round1/metrics.json", i=range(N))
+
+rule make:
+    input: "in/{task}.txt"
+    output: f"out/{RUN}/metrics.json"
+    log: f"out/{RUN}/logs/make.log"
+    conda: "env.yaml"
+    params:
+        code="0123456789abcdef" * 4,
+        metric=lambda w: "exact" if w.task else None,
+        identity=lambda w: {"task": w.task, "seed": int(w.seed), "round": int(w.round)},
     script: "make.py"
 """
 
@@ -68,11 +100,14 @@ def touch_outputs(text: str, wd: Path) -> int:
     return len(outputs)
 
 
-def best(cmd, cwd, repeat) -> tuple[float, float, str]:
-    runs = [timed(cmd, cwd) for _ in range(repeat)]
-    wall = min(r[0] for r in runs)
-    cpu = min(r[1] for r in runs)
-    return wall, cpu, runs[-1][2]
+def interleaved(runs: dict, repeat: int) -> dict:
+    """name -> (wall, cpu, output): the fastest of ``repeat`` runs of each (cmd, cwd), taking turns so that a busy
+    spell of a shared machine slows every workflow alike."""
+    times = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, (cmd, cwd) in runs.items():
+            times[name].append(timed(cmd, cwd))
+    return {name: (min(t[0] for t in ts), min(t[1] for t in ts), ts[-1][2]) for name, ts in times.items()}
 
 
 def main() -> None:
@@ -87,36 +122,40 @@ def main() -> None:
         (algrid / "config").symlink_to(REPO / "config")
         plan = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(algrid), "-n", "--configfile",
                 args.configfile]
-        wall, cpu, text = best(plan + ["--quiet", "rules"], tmp, args.repeat)
-        jobs = n_jobs(text)
-        rows = [("algrid: dry run", jobs, wall, cpu)]
-
-        floor.mkdir()
-        (floor / "Snakefile").write_text(FLOOR)
-        (floor / "make.py").write_text("open(snakemake.output[0], 'w').close()\n")
-        (floor / "c.yaml").write_text(f"n: {jobs - 1}\n")
-        (floor / "in").mkdir()
-        for i in range(jobs - 1):
-            (floor / "in" / f"{i}.txt").touch()
-        floor_plan = [str(SNAKEMAKE), "-n", "--configfile", "c.yaml", "-c1"]
-        fwall, fcpu, ftext = best(floor_plan + ["--quiet", "rules"], floor, args.repeat)
-        rows.append(("floor: dry run", n_jobs(ftext), fwall, fcpu))
-
         _, _, listing = timed(plan, tmp)  # the full listing names every output
-        touch_outputs(listing, algrid)
-        _, _, flisting = timed(floor_plan, floor)
-        touch_outputs(flisting, floor)
-        wall, cpu, text = best(plan + ["--quiet", "rules"], tmp, args.repeat)
-        rows.append(("algrid: no-op rebuild", n_jobs(text) or jobs, wall, cpu))
-        fwall, fcpu, ftext = best(floor_plan + ["--quiet", "rules"], floor, args.repeat)
-        rows.append(("floor: no-op rebuild", n_jobs(ftext) or jobs, fwall, fcpu))
+        jobs = n_jobs(listing)
 
-    print(f"{'':24} {'jobs':>6} {'wall s':>8} {'cpu s':>8} {'ms/job (cpu)':>13}")
+        floors = {"floor": (floor, FLOOR, ""), "shaped floor": (tmp / "shaped", SHAPED, "t")}
+        for wd, snakefile, prefix in floors.values():
+            wd.mkdir()
+            (wd / "Snakefile").write_text(snakefile)
+            (wd / "make.py").write_text("open(snakemake.output[0], 'w').close()\n")
+            (wd / "env.yaml").write_text("dependencies: [python]\n")
+            (wd / "c.yaml").write_text(f"n: {jobs - 1}\n")
+            (wd / "in").mkdir()
+            for i in range(jobs - 1):
+                (wd / "in" / f"{prefix}{i}.txt").touch()
+        floor_plan = [str(SNAKEMAKE), "-n", "--configfile", "c.yaml", "-c1"]
+        runs = {"algrid": (plan + ["--quiet", "rules"], tmp)}
+        runs.update({name: (floor_plan + ["--quiet", "rules"], wd) for name, (wd, _, _) in floors.items()})
+
+        rows = []
+        for kind in ("dry run", "no-op rebuild"):
+            if kind == "no-op rebuild":  # every planned output present
+                touch_outputs(listing, algrid)
+                for wd, _, _ in floors.values():
+                    touch_outputs(timed(floor_plan, wd)[2], wd)
+            for name, (wall, cpu, text) in interleaved(runs, args.repeat).items():
+                rows.append((f"{name}: {kind}", n_jobs(text) or jobs, wall, cpu))
+
+    print(f"{'':28} {'jobs':>6} {'wall s':>8} {'cpu s':>8} {'ms/job (cpu)':>13}")
     for name, count, wall, cpu in rows:
-        print(f"{name:24} {count:>6} {wall:>8.2f} {cpu:>8.2f} {1000 * cpu / max(count, 1):>13.2f}")
-    for kind, (a, f) in {"dry run": (rows[0], rows[1]), "no-op rebuild": (rows[2], rows[3])}.items():
-        ratio = (a[3] / max(a[1], 1)) / (f[3] / max(f[1], 1))
-        print(f"{kind}: algrid / floor per job = {ratio:.2f}x (cpu; goal <= 1.2x)")
+        print(f"{name:28} {count:>6} {wall:>8.2f} {cpu:>8.2f} {1000 * cpu / max(count, 1):>13.2f}")
+    per_job = {name: cpu / max(count, 1) for name, count, _, cpu in rows}
+    for kind in ("dry run", "no-op rebuild"):
+        algrid = per_job[f"algrid: {kind}"]
+        print(f"{kind}: algrid / floor per job = {algrid / per_job[f'floor: {kind}']:.2f}x (cpu; goal <= 1.2x); "
+              f"algrid / shaped floor = {algrid / per_job[f'shaped floor: {kind}']:.2f}x")
 
 
 if __name__ == "__main__":

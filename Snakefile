@@ -6,18 +6,22 @@ from snakemake.utils import min_version
 
 min_version("8.0")
 sys.path.insert(0, f"{workflow.basedir}/scripts")
+from algrid.errors import AlgridError
 from algrid.planning import cache_signatures, read_configfiles
 
 
 # config/{tasks,defaults}.yaml, and config/config.yaml unless --configfile names the grid to run; read from the
 # workflow's own directory, so `-d <elsewhere>` finds them
-read_configfiles(
-    workflow,
-    config,
-    [f"{workflow.basedir}/config/{name}.yaml" for name in ("tasks", "defaults", "config")][
-        : 2 if workflow.overwrite_configfiles else 3
-    ],
-)
+try:
+    read_configfiles(
+        workflow,
+        config,
+        [f"{workflow.basedir}/config/{name}.yaml" for name in ("tasks", "defaults", "config")][
+            : 2 if workflow.overwrite_configfiles else 3
+        ],
+    )
+except AlgridError as err:
+    sys.exit(f"algrid: {err}")
 
 
 include: "rules/common.smk"

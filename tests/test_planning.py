@@ -130,3 +130,21 @@ def test_a_config_found_valid_is_not_validated_again_until_it_or_the_schema_chan
     schema.write_text(schema.read_text().replace(line, line.replace("minimum: 1,", "minimum: 1000,")))
     with pytest.raises(ConfigError, match="scoring.batch_size"):
         cfg.check_schema(config, schema)
+
+
+def test_malformed_config_yaml_is_one_line_naming_file_and_line(tmp_path):
+    """config/config.yaml is the file users edit: a YAML error names it and the line, and a list is refused."""
+    import pytest
+    from types import SimpleNamespace
+
+    from algrid.errors import DataError
+    from algrid.planning import read_configfiles
+
+    workflow = SimpleNamespace(configfiles=[], config_settings=SimpleNamespace(overwrite_config={}))
+    bad = tmp_path / "config.yaml"
+    bad.write_text("finetune:\n  seeds: [0, 1\n  budgets: [100]\n")
+    with pytest.raises(DataError, match=rf"^{bad}:3: not valid YAML: did not find expected ',' or ']'"):
+        read_configfiles(workflow, {}, [bad])
+    bad.write_text("- finetune\n")
+    with pytest.raises(DataError, match=rf"^{bad}: must be a YAML mapping"):
+        read_configfiles(workflow, {}, [bad])

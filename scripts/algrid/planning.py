@@ -5,6 +5,8 @@ import inspect
 import yaml
 from snakemake.utils import update_config
 
+from algrid.errors import DataError
+
 
 def read_configfiles(workflow, config: dict, paths) -> None:
     """What ``configfile:`` does for each path, read with libyaml instead of Snakemake's pure-Python loader (about
@@ -13,7 +15,15 @@ def read_configfiles(workflow, config: dict, paths) -> None:
     """
     for path in paths:
         with open(path, encoding="utf-8") as f:
-            update_config(config, yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+            try:
+                values = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            except yaml.YAMLError as err:
+                mark = getattr(err, "problem_mark", None)
+                raise DataError(path, f"not valid YAML: {getattr(err, 'problem', None) or err}",
+                                line=mark.line + 1 if mark else None) from None
+        if not isinstance(values, dict):
+            raise DataError(path, "must be a YAML mapping of config keys")
+        update_config(config, values)
         workflow.configfiles.append(path)
     update_config(config, workflow.config_settings.overwrite_config)
 

@@ -98,3 +98,15 @@ def test_a_broken_benchmark_file_is_one_line(tmp_path):
     path.write_text("garbage\n")
     with pytest.raises(DataError, match=r"prepare_model/smol.tsv: not a Snakemake benchmark file"):
         compute.read_benchmarks(tmp_path / "results")
+
+
+def test_outputs_being_written_beside_the_table_are_not_read(results, tmp_path):
+    """Jobs running beside compute_cells write in hidden temporary folders (algrid.io.atomic_path) that vanish when
+    renamed into place; the benchmark listing skips them (it once failed on one that vanished mid-listing)."""
+    before = compute.read_benchmarks(results)
+    temporary = results / ".final_metrics.html.abc123" / "benchmarks" / "x.tsv"
+    temporary.parent.mkdir(parents=True)
+    temporary.write_text("half written\n")
+    (results / "benchmarks" / ".predict.tsv.xyz").mkdir()
+    pd.testing.assert_frame_equal(compute.read_benchmarks(results), before)
+    assert len(before) == 16 and not any("/." in p for p in before.path)

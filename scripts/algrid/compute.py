@@ -8,6 +8,7 @@ cells (model copies, embeddings, base-model pool scoring, judges), ``results/<fa
 
 import html
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -35,14 +36,24 @@ def job_name(path: Path, results: Path) -> tuple[str, str]:
     return parts[0], path.name.split(".")[0]
 
 
+def benchmark_files(results: Path) -> list[Path]:
+    """Every ``*.tsv`` in a ``benchmarks`` folder under ``results``. Jobs running beside this one write their
+    outputs in hidden temporary folders (``.name.XXXX``, algrid.io.atomic_path) that vanish when renamed into
+    place: those are skipped, and a folder that vanishes while being listed is ignored (os.walk's default)."""
+    found = []
+    for root, dirs, files in os.walk(results):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if "benchmarks" in Path(root).relative_to(results).parts:
+            found += [Path(root) / f for f in files if f.endswith(".tsv")]
+    return sorted(found)
+
+
 def read_benchmarks(results) -> pd.DataFrame:
     """One row per benchmark file under ``results``: path, family, rule, s, cpu_s, max_rss_mb.
     A job too short for psutil to sample has NA memory; it stays NA (not 0)."""
     results = Path(results)
     rows = []
-    for path in sorted(results.rglob("*.tsv")):
-        if "benchmarks" not in path.relative_to(results).parts:
-            continue
+    for path in benchmark_files(results):
         family, rule = job_name(path, results)
         if rule in OWN:
             continue

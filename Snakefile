@@ -9,17 +9,11 @@ sys.path.insert(0, f"{workflow.basedir}/scripts")
 from algrid.errors import AlgridError
 from algrid.planning import cache_signatures, read_configfiles
 
-
 # config/{tasks,defaults}.yaml, and config/config.yaml unless --configfile names the grid to run; read from the
 # workflow's own directory, so `-d <elsewhere>` finds them
+base_configs = ["tasks", "defaults"] + ([] if workflow.overwrite_configfiles else ["config"])
 try:
-    read_configfiles(
-        workflow,
-        config,
-        [f"{workflow.basedir}/config/{name}.yaml" for name in ("tasks", "defaults", "config")][
-            : 2 if workflow.overwrite_configfiles else 3
-        ],
-    )
+    read_configfiles(workflow, config, [f"{workflow.basedir}/config/{name}.yaml" for name in base_configs])
 except AlgridError as err:
     sys.exit(f"algrid: {err}")
 

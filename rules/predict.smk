@@ -1,5 +1,7 @@
 # One prediction job per adapter (and per base model) evaluates every eval task: one model load, not one per task.
 # Seed 003 adds: each checkpoint of a sweep, and existing adapters (finetune.adapters) evaluated without training.
+from pathlib import Path
+
 from algrid.finetune.grid import ADAPTER_EVAL, adapter_identity, adapter_model, checkpoint_count
 
 CKPT = f"{ROUND}/checkpoints/ckpt{{ckpt}}"
@@ -7,14 +9,15 @@ PREDICT_RESOURCES = {"gpu": 1, "mem_mb": 16000, "runtime": 240}
 
 
 if eval_tasks(config):
+    EVAL_SUITE = eval_suite_file(config)
 
     rule eval_suite:
         input:
             [f for task in eval_suite_files(config).values() for f in task.values() if f],
         output:
-            eval_suite_file(config),
+            EVAL_SUITE,
         log:
-            eval_suite_file(config).replace("results/data/", "results/logs/").replace(".json", ".log"),
+            f"results/logs/eval_suites/{Path(EVAL_SUITE).stem}.log",
         conda:
             "../envs/data.yaml"
         params:
@@ -26,7 +29,7 @@ if eval_tasks(config):
     rule predict_round:
         input:
             model="results/models/{model}",
-            suite=eval_suite_file(config),
+            suite=EVAL_SUITE,
             adapter=f"{ROUND}/adapter",
         output:
             [f"{ROUND}/predictions/{e}.jsonl" for e in eval_tasks(config)],
@@ -49,7 +52,7 @@ if eval_tasks(config):
     use rule predict_round as predict_base with:
         input:
             model="results/models/{model}",
-            suite=eval_suite_file(config),
+            suite=EVAL_SUITE,
         output:
             [f"results/base/{{model}}/{{preset}}/predictions/{e}.jsonl" for e in eval_tasks(config)],
         log:
@@ -89,7 +92,7 @@ if eval_tasks(config):
     use rule predict_round as predict_checkpoint with:
         input:
             model="results/models/{model}",
-            suite=eval_suite_file(config),
+            suite=EVAL_SUITE,
             adapter=f"{CKPT}/adapter",
         output:
             [f"{CKPT}/predictions/{e}.jsonl" for e in eval_tasks(config)],
@@ -103,7 +106,7 @@ if eval_tasks(config):
     use rule predict_round as predict_adapter with:
         input:
             model=lambda w: f"results/models/{adapter_model(config, w.adapter)}",
-            suite=eval_suite_file(config),
+            suite=EVAL_SUITE,
             adapter="results/adapters/{adapter}",
         output:
             [f"{ADAPTER_EVAL}/predictions/{e}.jsonl" for e in eval_tasks(config)],

@@ -148,3 +148,5 @@ def test_malformed_config_yaml_is_one_line_naming_file_and_line(tmp_path):
     bad.write_text("- finetune\n")
     with pytest.raises(DataError, match=rf"^{bad}: must be a YAML mapping"):
         read_configfiles(workflow, {}, [bad])
+    with pytest.raises(DataError, match=rf"^{tmp_path}/gone.yaml: cannot read the config file: No such file"):
+        read_configfiles(workflow, {}, [tmp_path / "gone.yaml"])

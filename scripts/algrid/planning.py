@@ -14,13 +14,15 @@ def read_configfiles(workflow, config: dict, paths) -> None:
     then the command line's ``--configfile``/``--config`` values merged on top, and each path listed for the report.
     """
     for path in paths:
-        with open(path, encoding="utf-8") as f:
-            try:
+        try:
+            with open(path, encoding="utf-8") as f:
                 values = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-            except yaml.YAMLError as err:
-                mark = getattr(err, "problem_mark", None)
-                raise DataError(path, f"not valid YAML: {getattr(err, 'problem', None) or err}",
-                                line=mark.line + 1 if mark else None) from None
+        except OSError as err:
+            raise DataError(path, f"cannot read the config file: {err.strerror}") from None
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            raise DataError(path, f"not valid YAML: {getattr(err, 'problem', None) or err}",
+                            line=mark.line + 1 if mark else None) from None
         if not isinstance(values, dict):
             raise DataError(path, "must be a YAML mapping of config keys")
         update_config(config, values)

@@ -10,10 +10,11 @@ directories) in scratch directories, for both workflows, so no model has to run.
 Prints seconds per 1,000 jobs for both and their ratio (goal: at most 1.2x). CPU seconds (user + system of the
 Snakemake process) are reported next to wall seconds, since wall time is noisy on a shared machine.
 
-A second floor gives every job the shape of algrid's most common job (score_round, 2,352 of ed_vs_al's jobs):
-the same one-input script rule under algrid's eight wildcards and their constraints, with a log file, a
-`conda:` file and params (a code-version string and two functions of the wildcards). Its ratio is what algrid
-adds beyond what Snakemake itself spends on those directives.
+A second floor gives every job the shape of a finetune round's job (select, train_adapter, predict_round and
+score_round run once per round, 294 times each in ed_vs_al): the same one-input script rule under algrid's eight
+wildcards and their constraints, with a log file, a `conda:` file and params (a code-version string and two
+functions of the wildcards). Its ratio is what algrid adds beyond what Snakemake itself spends on those
+directives.
 """
 
 import argparse

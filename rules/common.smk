@@ -365,6 +365,11 @@ def train_params(config, preset: str) -> dict:
     return {k: v for k, v in config["presets"][preset].items() if k in TRAIN_KEYS}
 
 
+def eval_metrics(config) -> dict[str, str]:
+    """Eval task -> its metric: what a scoring job (one per round, every eval task) needs."""
+    return {e: config["tasks"][e]["metric"] for e in eval_tasks(config)}
+
+
 def eval_params(w, config) -> list[dict]:
     """Per eval task (one prediction job evaluates them all with one model load): its format and metric, and the
     preset's generation settings."""

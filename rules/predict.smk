@@ -1,4 +1,5 @@
-# One prediction job per adapter (and per base model) evaluates every eval task: one model load, not one per task.
+# One prediction job per adapter (and per base model) evaluates every eval task: one model load, not one per task;
+# one CPU job per round then scores them all.
 # Seed 003 adds: each checkpoint of a sweep, and existing adapters (finetune.adapters) evaluated without training.
 from pathlib import Path
 
@@ -60,31 +61,29 @@ if eval_tasks(config):
         benchmark:
             "results/base/{model}/{preset}/benchmarks/predict.tsv"
 
+    rule score_round:  # one job per round scores every eval task's predictions
+        input:
+            [f"{ROUND}/predictions/{e}.jsonl" for e in eval_tasks(config)],
+        output:
+            [f"{ROUND}/metrics/{e}.json" for e in eval_tasks(config)],
+        log:
+            f"{ROUND}/logs/score.log",
+        conda:
+            "../envs/data.yaml"
+        params:
+            code=code_version("score_predictions"),
+            metrics=eval_metrics(config),
+            identity=lambda w: cell_identity(w),
+        script:
+            "../scripts/score_predictions.py"
 
-rule score_round:
-    input:
-        f"{ROUND}/predictions/{{eval_task}}.jsonl",
-    output:
-        f"{ROUND}/metrics/{{eval_task}}.json",
-    log:
-        f"{ROUND}/logs/score.{{eval_task}}.log",
-    conda:
-        "../envs/data.yaml"
-    params:
-        code=code_version("score_predictions"),
-        metric=lambda w: config["tasks"][w.eval_task]["metric"],
-        identity=lambda w: cell_identity(w),
-    script:
-        "../scripts/score_predictions.py"
-
-
-use rule score_round as score_base with:
-    input:
-        "results/base/{model}/{preset}/predictions/{eval_task}.jsonl",
-    output:
-        "results/base/{model}/{preset}/metrics/{eval_task}.json",
-    log:
-        "results/base/{model}/{preset}/logs/score.{eval_task}.log",
+    use rule score_round as score_base with:
+        input:
+            [f"results/base/{{model}}/{{preset}}/predictions/{e}.jsonl" for e in eval_tasks(config)],
+        output:
+            [f"results/base/{{model}}/{{preset}}/metrics/{e}.json" for e in eval_tasks(config)],
+        log:
+            "results/base/{model}/{preset}/logs/score.log",
 
 
 if eval_tasks(config):
@@ -119,33 +118,31 @@ if eval_tasks(config):
             model=lambda w: model_load(config, adapter_model(config, w.adapter)),
             tasks=lambda w: eval_params(w, config),
 
+    use rule score_round as score_checkpoint with:
+        input:
+            [f"{CKPT}/predictions/{e}.jsonl" for e in eval_tasks(config)],
+        output:
+            [f"{CKPT}/metrics/{e}.json" for e in eval_tasks(config)],
+        log:
+            f"{ROUND}/logs/score.ckpt{{ckpt}}.log",
+        wildcard_constraints:
+            ckpt=r"\d+",
+        params:
+            code=code_version("score_predictions"),
+            metrics=eval_metrics(config),
+            identity=lambda w: {**cell_identity(w), "checkpoint": int(w.ckpt)},
 
-use rule score_round as score_checkpoint with:
-    input:
-        f"{CKPT}/predictions/{{eval_task}}.jsonl",
-    output:
-        f"{CKPT}/metrics/{{eval_task}}.json",
-    log:
-        f"{ROUND}/logs/score.ckpt{{ckpt}}.{{eval_task}}.log",
-    wildcard_constraints:
-        ckpt=r"\d+",
-    params:
-        code=code_version("score_predictions"),
-        metric=lambda w: config["tasks"][w.eval_task]["metric"],
-        identity=lambda w: {**cell_identity(w), "checkpoint": int(w.ckpt)},
-
-
-use rule score_round as score_adapter with:
-    input:
-        f"{ADAPTER_EVAL}/predictions/{{eval_task}}.jsonl",
-    output:
-        f"{ADAPTER_EVAL}/metrics/{{eval_task}}.json",
-    log:
-        f"{ADAPTER_EVAL}/logs/score.{{eval_task}}.log",
-    params:
-        code=code_version("score_predictions"),
-        metric=lambda w: config["tasks"][w.eval_task]["metric"],
-        identity=lambda w: adapter_identity(config, w.adapter, w.preset, w.eval_task),
+    use rule score_round as score_adapter with:
+        input:
+            [f"{ADAPTER_EVAL}/predictions/{e}.jsonl" for e in eval_tasks(config)],
+        output:
+            [f"{ADAPTER_EVAL}/metrics/{e}.json" for e in eval_tasks(config)],
+        log:
+            f"{ADAPTER_EVAL}/logs/score.log",
+        params:
+            code=code_version("score_predictions"),
+            metrics=eval_metrics(config),
+            identity=lambda w: adapter_identity(config, w.adapter, w.preset),
 
 
 rule checkpoint_scores:  # every checkpoint of a sweep scored on every eval task; the best one marked

@@ -51,13 +51,14 @@ def test_the_default_grid_is_only_planned_without_a_configfile(tmp_path):
     assert "results/finetune/" not in icl_only.stdout + icl_only.stderr
 
 
-def test_one_prediction_job_per_adapter_evaluates_every_eval_task(tmp_path):
+def test_one_prediction_job_and_one_scoring_job_per_adapter_cover_every_eval_task(tmp_path):
     path = REPO / "config/experiments/ed_vs_al.yaml"
     ft = yaml.safe_load(path.read_text())["finetune"]
     jobs = planned_jobs(snakemake(workdir(tmp_path), "-n", "--quiet", "rules", configfiles=(path,)))
     adapters = len(ft["strategies"]) * len(ft["budgets"]) * sum(ft["rounds"]) * len(ft["seeds"])
     assert jobs["train_adapter"] == jobs["predict_round"] == adapters == 294  # was 294 x 8 eval tasks = 2,352
-    assert jobs["predict_base"] == 1 and jobs["score_round"] == adapters * len(ft["eval_tasks"])
+    assert jobs["score_round"] == adapters and len(ft["eval_tasks"]) == 8  # was one scoring job per eval task
+    assert jobs["predict_base"] == jobs["score_base"] == 1 and sum(jobs.values()) == 1606  # was 3,671
 
 
 def test_a_working_directory_elsewhere_needs_no_config_there(tmp_path):

@@ -107,8 +107,9 @@ def adapter_model(config, adapter: str) -> str:
     return config["adapters"][adapter]["model"]
 
 
-def adapter_identity(config, adapter: str, preset: str, eval_task: str) -> dict:
-    """The row keys of final_metrics.csv for an evaluated adapter (strategy 'adapter', no task or round)."""
+def adapter_identity(config, adapter: str, preset: str, eval_task: str | None = None) -> dict:
+    """The row keys of final_metrics.csv for an evaluated adapter (strategy 'adapter', no task or round); the
+    scoring job fills in eval_task for each of its files."""
     return {"family": "finetune", "model": adapter_model(config, adapter), "preset": preset, "strategy": "adapter",
             "adapter": adapter, "eval_task": eval_task}
 

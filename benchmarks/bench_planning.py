@@ -14,7 +14,8 @@ A second floor gives every job the shape of a finetune round's job (select, trai
 score_round run once per round, 294 times each in ed_vs_al): the same one-input script rule under algrid's eight
 wildcards and their constraints, with a log file, a `conda:` file and params (a code-version string and two
 functions of the wildcards). Its ratio is what algrid adds beyond what Snakemake itself spends on those
-directives.
+directives. A third floor, the shaped one less `conda:` and params (eight constrained wildcards and a log file),
+shows what Snakemake spends per job on a path layout like algrid's alone.
 """
 
 import argparse
@@ -67,6 +68,8 @@ rule make:
         identity=lambda w: {"task": w.task, "seed": int(w.seed), "round": int(w.round)},
     script: "make.py"
 """
+# the shaped floor less conda: and params: what eight constrained wildcards and a log file alone cost Snakemake
+WILDCARDS = SHAPED.split("    conda:")[0] + '    script: "make.py"\n'
 
 
 def timed(cmd, cwd) -> tuple[float, float, str]:
@@ -126,7 +129,8 @@ def main() -> None:
         _, _, listing = timed(plan, tmp)  # the full listing names every output
         jobs = n_jobs(listing)
 
-        floors = {"floor": (floor, FLOOR, ""), "shaped floor": (tmp / "shaped", SHAPED, "t")}
+        floors = {"floor": (floor, FLOOR, ""), "shaped floor": (tmp / "shaped", SHAPED, "t"),
+                  "wildcards floor": (tmp / "wildcards", WILDCARDS, "t")}
         for wd, snakefile, prefix in floors.values():
             wd.mkdir()
             (wd / "Snakefile").write_text(snakefile)
@@ -149,14 +153,18 @@ def main() -> None:
             for name, (wall, cpu, text) in interleaved(runs, args.repeat).items():
                 rows.append((f"{name}: {kind}", n_jobs(text) or jobs, wall, cpu))
 
-    print(f"{'':28} {'jobs':>6} {'wall s':>8} {'cpu s':>8} {'ms/job (cpu)':>13}")
+    print(f"{'':31} {'jobs':>6} {'wall s':>8} {'cpu s':>8} {'ms/job (cpu)':>13}")
     for name, count, wall, cpu in rows:
-        print(f"{name:28} {count:>6} {wall:>8.2f} {cpu:>8.2f} {1000 * cpu / max(count, 1):>13.2f}")
+        print(f"{name:31} {count:>6} {wall:>8.2f} {cpu:>8.2f} {1000 * cpu / max(count, 1):>13.2f}")
     per_job = {name: cpu / max(count, 1) for name, count, _, cpu in rows}
     for kind in ("dry run", "no-op rebuild"):
         algrid = per_job[f"algrid: {kind}"]
         print(f"{kind}: algrid / floor per job = {algrid / per_job[f'floor: {kind}']:.2f}x (cpu; goal <= 1.2x); "
               f"algrid / shaped floor = {algrid / per_job[f'shaped floor: {kind}']:.2f}x")
+        trivial = per_job[f"floor: {kind}"]
+        print(f"{kind}: Snakemake alone, per job / trivial floor: shaped floor "
+              f"{per_job[f'shaped floor: {kind}'] / trivial:.2f}x, wildcards floor (no conda, no params) "
+              f"{per_job[f'wildcards floor: {kind}'] / trivial:.2f}x")
 
 
 if __name__ == "__main__":

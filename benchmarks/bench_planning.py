@@ -158,10 +158,9 @@ def main() -> None:
         print(f"{name:31} {count:>6} {wall:>8.2f} {cpu:>8.2f} {1000 * cpu / max(count, 1):>13.2f}")
     per_job = {name: cpu / max(count, 1) for name, count, _, cpu in rows}
     for kind in ("dry run", "no-op rebuild"):
-        algrid = per_job[f"algrid: {kind}"]
-        print(f"{kind}: algrid / floor per job = {algrid / per_job[f'floor: {kind}']:.2f}x (cpu; goal <= 1.2x); "
+        algrid, trivial = per_job[f"algrid: {kind}"], per_job[f"floor: {kind}"]
+        print(f"{kind}: algrid / floor per job = {algrid / trivial:.2f}x (cpu; goal <= 1.2x); "
               f"algrid / shaped floor = {algrid / per_job[f'shaped floor: {kind}']:.2f}x")
-        trivial = per_job[f"floor: {kind}"]
         print(f"{kind}: Snakemake alone, per job / trivial floor: shaped floor "
               f"{per_job[f'shaped floor: {kind}'] / trivial:.2f}x, wildcards floor (no conda, no params) "
               f"{per_job[f'wildcards floor: {kind}'] / trivial:.2f}x")

@@ -107,11 +107,11 @@ def adapter_model(config, adapter: str) -> str:
     return config["adapters"][adapter]["model"]
 
 
-def adapter_identity(config, adapter: str, preset: str, eval_task: str | None = None) -> dict:
+def adapter_identity(config, adapter: str, preset: str) -> dict:
     """The row keys of final_metrics.csv for an evaluated adapter (strategy 'adapter', no task or round); the
     scoring job fills in eval_task for each of its files."""
     return {"family": "finetune", "model": adapter_model(config, adapter), "preset": preset, "strategy": "adapter",
-            "adapter": adapter, "eval_task": eval_task}
+            "adapter": adapter, "eval_task": None}
 
 
 def adapter_eval_metric_files(config) -> list[str]:

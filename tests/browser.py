@@ -14,7 +14,7 @@ import websocket
 class Browser:
     def __init__(self, profile_dir):
         exe = shutil.which("chromium") or shutil.which("chromium-browser")
-        assert exe, "chromium is not installed (apt-get install chromium; .ci/run does)"
+        assert exe, "chromium is not installed (apt-get install chromium; ./test.sh does)"
         self.proc = subprocess.Popen([exe, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
                                       f"--user-data-dir={profile_dir}", "about:blank"],
                                      stderr=subprocess.PIPE, text=True)

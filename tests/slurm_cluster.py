@@ -1,6 +1,6 @@
 """A real one-node SLURM on localhost for tests: munged, slurmctld and slurmd started as plain processes.
 
-Debian's ``slurm-wlm`` (22.05) and ``munge`` must be installed (.ci/run installs them). Everything lives in one
+Debian's ``slurm-wlm`` (22.05) and ``munge`` must be installed (./test.sh installs them). Everything lives in one
 directory (config, state, spool, logs, the munge socket and key) and is torn down by ``stop()``. The node offers
 two partitions, ``cpu`` and ``gpu`` (the names profiles/slurm/partitions.yaml uses), and a ``gpu`` GRES of two
 device-like files, so SLURM schedules, counts and exports GPUs (``CUDA_VISIBLE_DEVICES``) as on a real GPU node.

@@ -64,6 +64,40 @@ def test_loss_is_on_answer_tokens_only(tokenizer):
     assert len(short["input_ids"]) == 12 and short["labels"][-1] == enc["labels"][-1]
 
 
+def test_over_long_example_keeps_its_answer_and_the_prompt_end(tokenizer):
+    pc = prompts.prompt_config("math")
+    row = {"id": "long-1", "input": "Some background. " * 200 + "How many apples does Tom have?", "target": "5",
+           "meta": {"rationale": "3 + 2 = 5"}}
+    prompt, completion = prompts.training_pair(tokenizer, pc, row)
+    p = tokenizer(prompt, add_special_tokens=False).input_ids
+    c = tokenizer(completion, add_special_tokens=False).input_ids
+    assert len(p) > 300 and c[-1] == tokenizer.eos_token_id
+    enc = train.encode(tokenizer, prompt, completion, max_length=64, row_id=row["id"])
+    assert len(enc["input_ids"]) == 64
+    # the whole answer and EOS are there, and the labels cover exactly them
+    assert enc["input_ids"][-len(c):] == c
+    assert [x for x in enc["labels"] if x != -100] == c
+    assert enc["labels"][:64 - len(c)] == [-100] * (64 - len(c))
+    # the prompt keeps its leading special token and its end (the question), not its beginning's text
+    special = set(tokenizer.all_special_ids)
+    assert p[0] in special and enc["input_ids"][0] == p[0]
+    kept = enc["input_ids"][1:64 - len(c)]
+    assert kept == p[len(p) - len(kept):]
+    assert "How many apples does Tom have?" in tokenizer.decode(kept)
+
+
+def test_answer_longer_than_max_length_is_a_config_error(tokenizer):
+    from algrid.errors import ConfigError
+
+    pc = prompts.prompt_config("math")
+    row = {"id": "long-answer-7", "input": "How many?", "target": "5", "meta": {"rationale": "1 + " * 100 + "1"}}
+    prompt, completion = prompts.training_pair(tokenizer, pc, row)
+    with pytest.raises(ConfigError, match=r"presets\.tiny\.max_length.*long-answer-7") as err:
+        train.encode(tokenizer, prompt, completion, max_length=32, key="presets.tiny.max_length",
+                     row_id=row["id"])
+    assert "\n" not in str(err.value)
+
+
 def test_uncertainty_statistics_are_well_formed(model, tokenizer):
     pc = prompts.prompt_config("math")
     texts = [prompts.build_prompt(tokenizer, pc, r) for r in ROWS]

@@ -30,12 +30,29 @@ def package_versions() -> dict:
     return versions
 
 
-def encode(tokenizer, prompt: str, completion: str, max_length: int) -> dict:
+def encode(tokenizer, prompt: str, completion: str, max_length: int, *, key: str = "presets.max_length",
+           row_id=None) -> dict:
     """input_ids with labels = -100 on the prompt (and padding): loss on the answer only.
-    Over-long examples are cut from the left of the prompt, so the answer is kept."""
+
+    An over-long example keeps its whole completion (the answer and its EOS) and loses the prompt's middle:
+    the prompt's leading special tokens (a BOS or the chat template's opening ``<|im_start|>``, so the prompt
+    still starts as the model expects) are kept, then as much of the prompt's end (the question, next to the
+    answer) as fits in ``max_length``. A completion that alone exceeds ``max_length`` is a ``ConfigError``
+    naming ``key`` (the preset's ``max_length``) and the row."""
     p = tokenizer(prompt, add_special_tokens=False).input_ids
-    c = tokenizer(completion, add_special_tokens=False).input_ids[:max_length]
-    p = p[max(0, len(p) + len(c) - max_length):]
+    c = tokenizer(completion, add_special_tokens=False).input_ids
+    if len(c) > max_length:
+        raise ConfigError(key, f"{max_length} tokens, but the answer and EOS of training row "
+                          f"{row_id if row_id is not None else '?'} alone take {len(c)}; raise it or shorten "
+                          "the answer")
+    room = max_length - len(c)
+    if len(p) > room:
+        special = set(getattr(tokenizer, "all_special_ids", None) or [])
+        lead = 0
+        while lead < len(p) and p[lead] in special:
+            lead += 1
+        lead = min(lead, room)
+        p = p[:lead] + (p[len(p) - (room - lead):] if room > lead else [])
     return {"input_ids": p + c, "labels": [-100] * len(p) + c}
 
 
@@ -101,7 +118,9 @@ def train_adapter(model_dir, rows, pc: dict, out_dir, *, params: dict, init_adap
                           target_modules=list(params["target_modules"]), task_type="CAUSAL_LM")
         model = get_peft_model(model, lora)
     model.train()
-    examples = [encode(tokenizer, *prompts.training_pair(tokenizer, pc, r), params["max_length"]) for r in rows]
+    length_key = checkpoint_key.rsplit(".", 1)[0] + ".max_length"  # presets.<preset>.max_length
+    examples = [encode(tokenizer, *prompts.training_pair(tokenizer, pc, r), params["max_length"], key=length_key,
+                       row_id=r.get("id")) for r in rows]
     n_answer = sum(sum(1 for x in e["labels"] if x != -100) for e in examples)
     log.info("training on %d examples (%d answer tokens), %d epochs", len(examples), n_answer, params["epochs"])
 

@@ -116,3 +116,57 @@ def test_parse_pairs_of_generated_demonstrations():
     text = "Question: What is 2+2?\nAnswer: 4\n\nQuestion: Capital of France?\nAnswer: Paris"
     assert apis.parse_pairs(text) == [("What is 2+2?", "4"), ("Capital of France?", "Paris")]
     assert apis.parse_pairs("no pairs here") == []
+
+
+def test_an_nf4_and_a_float_configuration_of_one_folder_never_share_cache_entries(tmp_path, model_dir):
+    """The call key covers quantization, dtype, device, the full weights, the generation code and the batch size:
+    a float run's generation is never served to an nf4 run of the same prepared folder (or another batch size)."""
+    from algrid import models
+
+    tok = models.load_tokenizer(model_dir)
+    store = cache.CallCache(tmp_path / "cache")
+
+    def lm(batch_size=4, **config):
+        return apis.CachedLM(None, tok, name="smollm2-135m", fingerprint=cache.model_fingerprint(model_dir, **config),
+                             cache=store, batch_size=batch_size)
+
+    float32, nf4 = lm(quantization="none", dtype="float32"), lm(quantization="nf4", dtype="float32")
+    assert float32.fingerprint == lm(quantization="none", dtype="float32").fingerprint  # stable
+    others = [nf4, lm(quantization="none", dtype="bfloat16"), lm(quantization="none", dtype="float32", device="cuda"),
+              lm(batch_size=1, quantization="none", dtype="float32")]
+    prompt = float32.chat("Is the sky blue?")
+    key = float32.key("qa", prompt, max_new_tokens=8)
+    store.put(key, {"api": "qa", "output": "yes", "tokens_in": 5, "tokens_out": 1, "seconds": 0.1})
+    assert store.get(key)["output"] == "yes"
+    for other in others:
+        assert other.key("qa", prompt, max_new_tokens=8) != key
+        assert store.get(other.key("qa", prompt, max_new_tokens=8)) is None
+
+
+
+def test_the_generation_code_version_is_in_the_fingerprint(model_dir, monkeypatch):
+    assert "algrid/generation.py" in cache.GENERATION_MODULES and "algrid/ads/apis.py" in cache.GENERATION_MODULES
+    now = cache.model_fingerprint(model_dir)
+    monkeypatch.setattr(cache, "GENERATION_MODULES", cache.GENERATION_MODULES[1:])  # other code, other version
+    cache.generation_code_version.cache_clear()
+    try:
+        assert cache.model_fingerprint(model_dir) != now
+    finally:
+        monkeypatch.undo()
+        cache.generation_code_version.cache_clear()
+    assert cache.model_fingerprint(model_dir) == now
+
+
+def test_the_fingerprint_covers_every_byte_of_the_weights(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    weights = bytearray(3 << 20)
+    (folder / "model.safetensors").write_bytes(bytes(weights))
+    (folder / "config.json").write_text("{}")
+    before = cache.model_fingerprint(folder)
+    weights[(2 << 20) + 7] = 1  # past the first MiB, same size
+    (folder / "model.safetensors").write_bytes(bytes(weights))
+    assert cache.model_fingerprint(folder) != before
+    changed = cache.model_fingerprint(folder)
+    (folder / "generation_config.json").write_text('{"eos_token_id": 2}')  # stopping changes the outputs too
+    assert cache.model_fingerprint(folder) != changed

@@ -65,14 +65,15 @@ def test_two_iterations_keep_the_best_and_account_every_call(inputs):
     scored = [t for t in trajectories if t["reward"] is not None]
     for t in scored:  # reward = held-out gain over no data - lambda x cost
         assert t["reward"] == pytest.approx(t["heldout_score"] - first["heldout_no_data"] - 0.01 * t["cost"])
-    if scored:
-        assert first["best"]["reward"] == max(t["reward"] for t in scored)
+    # no data (reward 0) is a candidate: a plan is kept only when it beats it
+    assert first["best"]["reward"] == max([0.0] + [t["reward"] for t in scored])
+    assert (first["best"]["id"] == "none") == all(t["reward"] < 0 for t in scored)
     second, out2 = iterate(inputs, "iter2", iteration=2, previous=out1)
     assert second["best"]["reward"] >= first["best"]["reward"]  # the previous best is a candidate
     assert second["cumulative"]["api_calls"] == first["totals"]["api_calls"] + second["totals"]["api_calls"]
     best_items = [c for c in read_jsonl(out2["collected"]) if c["trajectory"] == second["best"]["id"]]
-    assert len(best_items) == next(t["n_items"] for t in read_jsonl(out2["trajectories"])
-                                   if t["id"] == second["best"]["id"]) or second["best"]["id"] == "none"
+    assert second["best"]["id"] == "none" or len(best_items) == next(
+        t["n_items"] for t in read_jsonl(out2["trajectories"]) if t["id"] == second["best"]["id"])
     # a rerun is served from the cache and accounted the same
     again, _ = iterate(inputs, "iter1-again")
     assert again["cache"]["misses"] == 0
@@ -144,3 +145,74 @@ def test_a_judge_rates_free_text_answers_and_the_summary_carries_its_mean(inputs
     summary, _ = verdict.summarize([tmp / "si_metrics.json"], tmp / "summary.csv", tmp / "verdicts.csv", tie_margin=0.02)
     if ratings:
         assert summary.loc[0, "judge_rating_mean"] == pytest.approx(result["judge_rating"])
+
+
+def test_the_optimizer_never_sees_a_heldout_question(model_dir):
+    """ads_cpu's shape on the real StrategyQA pool (heldout 10, 3 plans, 3 examples, seeds 0-1, iterations 1-2):
+    no optimizer prompt of run_iteration's prompt building holds a held-out (reward) question."""
+    from algrid import models
+    from algrid.ads.apis import CachedLM
+    from algrid.ads.cache import CallCache
+
+    pool = data.load_split({"family": "classification", "path": "{data_root}/strategyqa/dev.json",
+                            "fields": {"id": "qid", "input": "question", "target": "answer"},
+                            "labels": {"True": "yes", "False": "no"}, "skip": 100, "limit": 1000, "sample": "first"},
+                           key="pool", data_root=require_data())
+    pool.insert(20, {**pool[3], "id": "duplicate"})  # a search row that repeats a held-out question
+    lm = CachedLM(None, models.load_tokenizer(model_dir), name="opt", fingerprint="f", cache=CallCache(None))
+    settings = {**SETTINGS, "heldout": 10, "trajectories": 3, "n_examples": 3}
+    heldout = [r["input"] for r in pool[:10]]
+    prompts, shown = [], set()
+    for seed in (0, 1):
+        for iteration in (1, 2):
+            prompts += loop.optimizer_prompts(lm, pool, task=TASK, settings=settings, previous=[], seed=seed,
+                                              iteration=iteration)
+    for p in prompts:
+        shown |= {r["input"] for r in pool[10:] if r["input"] in p}
+    assert len(prompts) == 12 and len(shown) >= 12  # the examples come from the search rows
+    assert [q for p in prompts for q in heldout if q in p] == []
+    assert set(loop.search_inputs(pool, 10)).isdisjoint(heldout) and len(loop.search_inputs(pool, 10)) == len(pool) - 11
+
+
+def test_collected_answers_of_heldout_questions_are_dropped():
+    heldout = [{"input": "Is the sky  blue?"}, {"input": "Did Genghis Khan have children?"}]
+    items = [{"kind": "qa", "input": "is the sky blue?", "target": "yes"},
+             {"kind": "demonstration", "input": "Did Genghis Khan have children?", "target": "yes"},
+             {"kind": "qa", "input": "Is grass green?", "target": "yes"},
+             {"kind": "document", "text": "Did Genghis Khan have children?", "query": "x"}]
+    kept, dropped = loop.drop_heldout(items, heldout)
+    assert dropped == 2 and kept == items[2:]
+
+
+def test_plans_worse_than_no_data_are_rejected_and_test_time_uses_no_data(inputs, model_dir):
+    """Every plan's reward below 0 (a large lambda): the best is "none" (reward 0), kept in iteration 2, and the
+    evaluation of ads_icl conditions on no data: its prompts equal the no-data baseline's."""
+    from algrid.ads import evaluate
+
+    cache = inputs["tmp"] / "cache-negative"
+    iterate(inputs, "negative-warm", cache_dir=str(cache))
+    rewrite_optimizer_replies(cache, 'retrieval", "argument": "Genghis Khan children"}]')
+    first, out1 = iterate(inputs, "negative", cache_dir=str(cache), **{"lambda": 1000.0})
+    rewards = [t["reward"] for t in read_jsonl(out1["trajectories"])]
+    assert len(rewards) == 2 and all(r is not None and r < 0 for r in rewards)
+    assert read_jsonl(out1["collected"])  # the plans collected documents ...
+    assert first["best"]["id"] == "none" and first["best"]["reward"] == 0.0 and first["best"]["cost"] == 0.0
+    assert first["best"]["heldout_score"] == first["heldout_no_data"]
+    assert evaluate.best_data(out1["scores"], out1["collected"])[1] == []  # ... none of which is used
+    second, out2 = iterate(inputs, "negative2", iteration=2, previous=out1, cache_dir=str(cache),
+                           **{"lambda": 1000.0})
+    assert second["best"]["id"] == "none"
+    assert not any(t["carried"] for t in read_jsonl(out2["trajectories"]))
+    tmp = inputs["tmp"]
+    settings = {"eval_limit": 2, "shots": 1, "max_docs": 2, "max_demos": 2, "max_new_tokens": {"policy": 3},
+                "batch_size": 2, "cache_dir": str(cache)}
+    preds = {}
+    for method in ("ads_icl", "none"):
+        files = {"model": model_dir, "eval": inputs["pool"], "pool": inputs["pool"], "scores": out2["scores"],
+                 "collected": out2["collected"]}
+        identity = {"family": "ads", "task": TASK["name"], "model": "smollm2-135m", "strategy": method, "seed": 0}
+        result = evaluate.evaluate(files, tmp / f"neg_{method}.jsonl", tmp / f"neg_{method}.json", method=method,
+                                   task=TASK, model_spec=SPEC, settings=settings, identity=identity)
+        preds[method] = read_jsonl(tmp / f"neg_{method}.jsonl")
+    assert result["score"] >= 0 and read_json(tmp / "neg_ads_icl.json")["n_collected"] == 0
+    assert [(r["output"], r["demo_ids"]) for r in preds["ads_icl"]] == [(r["output"], r["demo_ids"]) for r in preds["none"]]

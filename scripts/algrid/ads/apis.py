@@ -86,7 +86,7 @@ class Bm25Index:
 
 @dataclass
 class CachedLM:
-    """A loaded model whose generations are cached on disk (key: api, model fingerprint, prompt, decoding)."""
+    """A loaded model whose generations are cached on disk (key: ``key``)."""
 
     model: object
     tokenizer: object
@@ -106,10 +106,16 @@ class CachedLM:
         text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return text + prefill
 
+    def key(self, api: str, prompt: str, *, max_new_tokens: int, stop_strings=()) -> str:
+        """The cache key of one generation: api, model fingerprint (``cache.model_fingerprint``), batch size,
+        prompt and decoding."""
+        decoding = {"greedy": True, "max_new_tokens": max_new_tokens, "stop": list(stop_strings),
+                    "batch_size": self.batch_size}
+        return call_key(api=api, model=self.fingerprint, prompt=prompt, decoding=decoding)
+
     def generate(self, api: str, prompts: list[str], *, max_new_tokens: int, stop_strings=()) -> list[dict]:
         """One {output, tokens_in, tokens_out, seconds, cached} per prompt; only uncached prompts are generated."""
-        decoding = {"greedy": True, "max_new_tokens": max_new_tokens, "stop": list(stop_strings)}
-        keys = [call_key(api=api, model=self.fingerprint, prompt=p, decoding=decoding) for p in prompts]
+        keys = [self.key(api, p, max_new_tokens=max_new_tokens, stop_strings=stop_strings) for p in prompts]
         results = [self.cache.get(k) for k in keys]
         cached = [r is not None for r in results]
         todo = [i for i, r in enumerate(results) if r is None]

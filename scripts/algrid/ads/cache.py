@@ -1,6 +1,8 @@
 """Every API call is cached on disk and accounted.
 
-Cache key: sha256 of (api, parameters, model fingerprint, prompt, decoding settings); one small json file per
+Cache key: sha256 of (api, model fingerprint, batch size, prompt, decoding settings), the fingerprint covering
+the model folder's full contents, quantization, dtype, device and the generation code (``model_fingerprint``;
+batch size: left padding within a length-sorted batch changes numerics); one small json file per
 key (written atomically, so parallel jobs may share the directory). A cached call costs no time on a rerun, but
 its accounting record keeps the original tokens, seconds and cost (``cached: true``), so the reported cost of a
 run does not depend on what an earlier run left in the cache.
@@ -9,6 +11,8 @@ Cost of one call = per_call[api] + tokens_in / 1000 * per_1k_tokens_in + tokens_
 + seconds * per_second (``ads.cost``, in the user's unit, e.g. dollars).
 """
 
+import ast
+import functools
 import hashlib
 import json
 import logging
@@ -20,16 +24,50 @@ from ..io import write_json
 log = logging.getLogger(__name__)
 
 
-def model_fingerprint(model_dir) -> str:
-    """The prepared model's name, weight size and first MiB: a changed model never hits an old cache entry."""
-    path = Path(model_dir)
-    weights = sorted(path.glob("*.safetensors"))
-    digest = hashlib.sha256(path.name.encode())
-    for w in weights:
-        digest.update(str(w.stat().st_size).encode())
-        with open(w, "rb") as f:
-            digest.update(f.read(1 << 20))
-    return f"{path.name}-{digest.hexdigest()[:16]}"
+_DIGESTS: dict = {}  # (folder, its files' names, sizes and mtimes) -> sha256 of their full contents
+GENERATION_MODULES = ("algrid/generation.py", "algrid/models.py", "algrid/ads/apis.py", "algrid/ads/cache.py")
+
+
+def folder_digest(model_dir) -> str:
+    """sha256 of every file of the prepared model folder (weights in full, config, generation config, tokenizer),
+    computed once per process for an unchanged folder."""
+    path = Path(model_dir).resolve()
+    files = sorted(f for f in path.rglob("*") if f.is_file())
+    stamp = (str(path), tuple((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+    if stamp not in _DIGESTS:
+        digest = hashlib.sha256()
+        for f in files:
+            digest.update(str(f.relative_to(path)).encode() + b"\0")
+            with open(f, "rb") as fh:
+                while chunk := fh.read(1 << 24):
+                    digest.update(chunk)
+            digest.update(b"\0")
+        _DIGESTS[stamp] = digest.hexdigest()
+    return _DIGESTS[stamp]
+
+
+@functools.cache
+def generation_code_version() -> str:
+    """sha256 of the syntax trees of the modules that turn a prompt into a cached output (comments do not count),
+    and of the torch and transformers versions."""
+    import torch
+    import transformers
+
+    scripts = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256(f"torch {torch.__version__} transformers {transformers.__version__}".encode())
+    for name in GENERATION_MODULES:
+        digest.update(name.encode())
+        digest.update(ast.dump(ast.parse((scripts / name).read_text())).encode())
+    return digest.hexdigest()[:16]
+
+
+def model_fingerprint(model_dir, *, quantization: str = "none", dtype: str = "float32", device: str = "cpu") -> str:
+    """Everything about a loaded model that changes its outputs: the folder's full contents, the quantization, the
+    dtype, the device type and the generating code's version; a changed one never hits an old cache entry."""
+    parts = {"files": folder_digest(model_dir), "quantization": quantization, "dtype": dtype, "device": device,
+             "code": generation_code_version()}
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{Path(model_dir).name}-{quantization}-{dtype}-{digest}"
 
 
 def call_key(**parts) -> str:

@@ -1,8 +1,10 @@
 """Test-set evaluation of active data search and of the baselines a reviewer asks for, and the verdict.
 
 Methods (the ``strategy`` column of final_metrics.csv):
-  ads_icl   the policy conditioned in context on the data of the best trajectory (last iteration)
+  ads_icl   the policy conditioned in context on the data of the best trajectory (last iteration); no data
+            when the best is "none" (no plan's reward beat no data's 0)
   ads_lora  the policy with a LoRA adapter trained on that data (algrid.train.train_adapter), no context
+            (0 rows when the best is "none": the adapter is the untrained LoRA, = the base model)
   none      no data: the policy alone
   random    ``shots`` demonstrations drawn at random (seeded) from the task's pool, with their labels
   bm25      per test row, the ``shots`` pool rows whose inputs are most BM25-similar to it
@@ -39,8 +41,12 @@ COST_COLUMNS = ("api_cost", "api_calls", "tokens_in", "tokens_out", "api_seconds
 
 
 def best_data(scores_path, collected_path) -> tuple[dict, list[dict]]:
+    """The last iteration's scores and the best trajectory's collected data ([] when the best is "none": no plan
+    beat no data, so the policy is tested with no data)."""
     scores = read_json(scores_path)
     best = scores["best"]["id"]
+    if best == "none":
+        return scores, []
     return scores, [c for c in read_jsonl(collected_path) if c.get("trajectory") == best]
 
 

@@ -1,14 +1,17 @@
 """One iteration of active data search for one cell (task x policy x optimizer x seed).
 
 1. The no-data policy is scored on the held-out rows (the first ``heldout`` rows of the task's pool).
-2. The optimizer proposes ``trajectories`` plans (each prompt shows other example inputs, seeded by seed,
-   iteration and plan index, and the previous iteration's best plans with their rewards); ``propose.parse``
-   keeps the valid calls.
+2. The optimizer proposes ``trajectories`` plans (each prompt shows example inputs drawn from the pool rows
+   after the held-out ones, never a held-out question, seeded by seed, iteration and plan index, and the
+   previous iteration's best plans with their rewards); ``propose.parse`` keeps the valid calls. A collected
+   demonstration or answer whose question is a held-out question is dropped (``heldout_dropped``): the reward
+   is never scored on a question the collected data answers.
 3. Each plan is executed through ``ApiSet`` until the iteration's cost ``budget`` is spent: the plan being
    executed then stops where it is (kept, ``budget_exhausted``) and later plans are not executed (``skipped``).
 4. reward = (held-out score conditioned on the plan's data - no-data score) - lambda x (the plan's API cost).
-5. Rejection sampling: the best of this iteration's plans and the previous best is kept (ties: lower cost,
-   then earlier). With no valid plan at all the best is the empty plan (no data, reward 0).
+5. Rejection sampling: the best of no data (``EMPTY``: reward, gain and cost 0), this iteration's plans and the
+   previous best is kept (ties: lower cost, then no data, then earlier). When every plan's reward is below 0
+   (or no plan is valid) the best is "none": the policy keeps no data, and evaluation uses none.
 """
 
 import json
@@ -27,19 +30,54 @@ EMPTY = {"id": "none", "calls": [], "reward": 0.0, "gain": 0.0, "cost": 0.0, "he
 
 
 def load_lm(model_dir, spec: dict, cache: CallCache, batch_size: int, loaded: dict | None = None) -> CachedLM:
-    """A model loaded once per job (the optimizer may be the policy)."""
+    """A model loaded once per job (the optimizer may be the policy); its cache identity is the full weights'
+    digest, quantization, dtype, device and generation code (``cache.model_fingerprint``) and batch size."""
     loaded = loaded if loaded is not None else {}
-    key = str(model_dir)
+    quantization, dtype = spec.get("quantization", "none"), spec.get("dtype", "float32")
+    key = (str(model_dir), quantization, dtype)
     if key not in loaded:
         tok = models.load_tokenizer(model_dir)
-        lm = models.load_model(model_dir, quantization=spec.get("quantization", "none"), dtype=spec.get("dtype", "float32"))
-        loaded[key] = CachedLM(lm, tok, name=spec.get("name", key), fingerprint=model_fingerprint(model_dir),
+        lm = models.load_model(model_dir, quantization=quantization, dtype=dtype)
+        device = next(lm.parameters()).device.type
+        loaded[key] = CachedLM(lm, tok, name=spec.get("name", str(model_dir)),
+                               fingerprint=model_fingerprint(model_dir, quantization=quantization, dtype=dtype,
+                                                             device=device),
                                cache=cache, batch_size=batch_size)
     return loaded[key]
 
 
 def _cell_seed(seed: int, iteration: int, j: int) -> int:
     return seed * 1_000_003 + iteration * 1009 + j
+
+
+def _question(text: str) -> str:
+    return " ".join(str(text).split()).lower()
+
+
+def search_inputs(pool: list[dict], heldout_n: int) -> list[str]:
+    """The inputs the optimizer may be shown: the pool rows after the first ``heldout_n`` (the reward's rows),
+    without any that repeats a held-out question."""
+    held = {_question(r["input"]) for r in pool[:heldout_n]}
+    return [r["input"] for r in pool[heldout_n:] if _question(r["input"]) not in held]
+
+
+def optimizer_prompts(optimizer, pool: list[dict], *, task: dict, settings: dict, previous: list[dict], seed: int,
+                      iteration: int) -> list[str]:
+    """One optimizer prompt per plan of the iteration; no held-out row is ever in one (``search_inputs``)."""
+    s = settings
+    shown = [{"calls": p["calls"], "reward": p["reward"]} for p in previous]
+    inputs = search_inputs(pool, s["heldout"])
+    return [propose.build_prompt(optimizer, description=task["description"], inputs=inputs, previous=shown,
+                                 max_calls=s["max_calls"], n_examples=s["n_examples"],
+                                 rng=random.Random(_cell_seed(seed, iteration, j)))
+            for j in range(s["trajectories"])]
+
+
+def drop_heldout(items: list[dict], heldout: list[dict]) -> tuple[list[dict], int]:
+    """The collected items without a demonstration or answer of a held-out question, and how many were dropped."""
+    held = {_question(r["input"]) for r in heldout}
+    kept = [x for x in items if not (x.get("kind") in ("demonstration", "qa") and _question(x["input"]) in held)]
+    return kept, len(items) - len(kept)
 
 
 def run_iteration(inputs: dict, out: dict, *, task: dict, models_spec: dict, settings: dict, seed: int,
@@ -73,15 +111,12 @@ def run_iteration(inputs: dict, out: dict, *, task: dict, models_spec: dict, set
         ranked = sorted((t for t in read_jsonl(inputs["previous_trajectories"]) if t.get("reward") is not None),
                         key=lambda t: (-t["reward"], t["cost"], t["id"]))
         previous = ranked[: s["show_previous"]]
-        for item in read_jsonl(inputs["previous_collected"]):
+        for item in drop_heldout(read_jsonl(inputs["previous_collected"]), heldout)[0]:
             previous_items.setdefault(item["trajectory"], []).append(item)
 
     # 2. proposals: one optimizer call per plan, all in one batch
-    shown = [{"calls": p["calls"], "reward": p["reward"]} for p in previous]
-    opt_prompts = [propose.build_prompt(optimizer, description=task["description"], inputs=[r["input"] for r in pool],
-                                        previous=shown, max_calls=s["max_calls"], n_examples=s["n_examples"],
-                                        rng=random.Random(_cell_seed(seed, iteration, j)))
-                   for j in range(s["trajectories"])]
+    opt_prompts = optimizer_prompts(optimizer, pool, task=task, settings=s, previous=previous, seed=seed,
+                                    iteration=iteration)
     replies = optimizer.generate("optimizer", opt_prompts, max_new_tokens=s["max_new_tokens"]["optimizer"])
     trajectories = []
     for j, reply in enumerate(replies):
@@ -98,7 +133,7 @@ def run_iteration(inputs: dict, out: dict, *, task: dict, models_spec: dict, set
     # 3-4. execute within the budget, score on the held-out rows
     budget = s.get("budget")
     spent = ledger.total()["api_cost"]
-    collected, exhausted_line = [], None
+    collected, exhausted_line, heldout_dropped = [], None, 0
     for t in trajectories:
         if t["status"] != "ok":
             continue
@@ -115,7 +150,9 @@ def run_iteration(inputs: dict, out: dict, *, task: dict, models_spec: dict, set
                 break
             result = apis.call(call["api"], call["argument"], trajectory=t["id"], call=c)
             call["status"] = result.status
-            items += [{**x, "trajectory": t["id"], "call": c} for x in result.items]
+            kept, dropped = drop_heldout(result.items, heldout)
+            heldout_dropped += dropped
+            items += [{**x, "trajectory": t["id"], "call": c} for x in kept]
             spent = ledger.total()["api_cost"]
             t["executed_calls"] += 1
         t["cost"] = sum(r["cost"] for r in ledger.records if r.get("trajectory") == t["id"] and r["api"] != "optimizer")
@@ -129,9 +166,11 @@ def run_iteration(inputs: dict, out: dict, *, task: dict, models_spec: dict, set
         log.info("%s: %d calls, %d items, held-out %.3f, gain %+.3f, cost %.4f, reward %+.4f", t["id"],
                   t["executed_calls"], len(items), t["heldout_score"], t["gain"], t["cost"], t["reward"])
 
-    # 5. rejection sampling over this iteration's plans and the previous best
-    candidates = [t for t in trajectories if t["reward"] is not None]
-    if previous_scores and previous_scores["best"]["id"] != "none":
+    # 5. rejection sampling over no data, this iteration's plans and the previous best
+    scored = [t for t in trajectories if t["reward"] is not None]
+    empty = {**EMPTY, "iteration": iteration, "heldout_score": base}
+    candidates = [empty] + scored
+    if previous_scores and previous_scores["best"]["id"] != "none":  # "none" is a candidate of every iteration
         best_prev = previous_scores["best"]
         carried = {**{k: best_prev[k] for k in ("id", "calls", "reward", "gain", "cost", "heldout_score")},
                    "iteration": best_prev.get("iteration"), "status": "carried", "carried": True,
@@ -139,10 +178,10 @@ def run_iteration(inputs: dict, out: dict, *, task: dict, models_spec: dict, set
         trajectories.append(carried)
         candidates.append(carried)
         collected += previous_items.get(best_prev["id"], [])
-    best = min(candidates, key=lambda t: (-t["reward"], t["cost"], t["id"])) if candidates else dict(EMPTY)
-    if not candidates:
-        log.warning("%s iter %d: no valid plan among %d proposals; the policy keeps no data", run, iteration,
-                    len(trajectories))
+    best = min(candidates, key=lambda t: (-t["reward"], t["cost"], t["id"] != "none", t["id"]))
+    if best["id"] == "none":
+        log.warning("%s iter %d: no plan beats no data (%d of %d proposals scored); the policy keeps no data", run,
+                    iteration, len(scored), len(trajectories))
     statuses = [t["status"] for t in trajectories if not t["carried"]]
     records = ledger.records
     iter_totals = totals(records)
@@ -161,6 +200,7 @@ def run_iteration(inputs: dict, out: dict, *, task: dict, models_spec: dict, set
                for k in ("unknown_api", "missing_argument", "repaired", "truncated")},
             "no_hits": sum(r["status"] == "no_hits" for r in records),
             "empty_results": sum(r["status"] == "empty_result" for r in records),
+            "heldout_dropped": heldout_dropped,
         },
         "budget": budget, "budget_line": exhausted_line,
         "totals": iter_totals,

@@ -336,6 +336,98 @@ def test_score_summary_and_final_metrics(tmp_path):
 # ----------------------------------------------------------------------------- grid helpers
 
 
+
+def _scored(tmp_path, name, records, *, metric, seed=0, ratings=None):
+    preds = tmp_path / f"{name}.jsonl"
+    write_jsonl(preds, records)
+    judged = None
+    if ratings is not None:
+        judged = tmp_path / f"{name}.judge.jsonl"
+        write_jsonl(judged, [{"id": r["id"], "rating": x} for r, x in zip(records, ratings)])
+    out = tmp_path / f"{name}.json"
+    score.score_file(preds, out, metric=metric, identity=identity("similarity", seed), judgments_path=judged)
+    return out
+
+
+LABELS = ["positive", "negative", "neutral"]
+
+
+def _label_records(seed):
+    rng = np.random.default_rng(seed)
+    return [{"id": f"e{i}", "target": LABELS[i % 3],
+             "pred": None if i % 11 == 5 else (LABELS[i % 3] if rng.random() < 0.6 else LABELS[(i + 1) % 3]),
+             "output": "x"} for i in range(40)]
+
+
+def test_macro_f1_interval_is_an_item_bootstrap_of_recomputed_macro_f1(tmp_path):
+    from algrid import metrics, stats
+
+    records = _label_records(0)
+    table = summary.summarize([_scored(tmp_path, "one", records, metric="label")], tmp_path / "s.csv")
+    row = table.iloc[0]
+    direct = metrics.score(records, "label")["macro_f1"]
+    assert row.macro_f1_mean == pytest.approx(direct)
+    assert row.macro_f1_ci_low < direct < row.macro_f1_ci_high  # one seed: no longer [mean, mean]
+    assert row.macro_f1_n_items == 40 and row.macro_f1_n_seeds == 1 and "bootstrap" in row.macro_f1_ci_method
+    # direct: each item resample's records re-scored by metrics.score, with the bootstrap's own draws
+    _, items = stats._resamples(1, 40, stats.RESAMPLES)
+    boot = [metrics.score([r for r, k in zip(records, items[:, b]) for _ in range(int(k))], "label")["macro_f1"]
+            for b in range(stats.RESAMPLES)]
+    lo, hi = np.quantile(boot, [0.025, 0.975])
+    assert (row.macro_f1_ci_low, row.macro_f1_ci_high) == pytest.approx((lo, hi), abs=1e-6)
+
+
+def test_macro_f1_interval_over_seeds_and_items_matches_a_direct_computation(tmp_path):
+    from algrid import metrics, stats
+
+    runs = [_label_records(s) for s in range(3)]
+    files = [_scored(tmp_path, f"s{s}", r, metric="label", seed=s) for s, r in enumerate(runs)]
+    row = summary.summarize(files, tmp_path / "s.csv").iloc[0]
+    per_seed = [metrics.score(r, "label")["macro_f1"] for r in runs]
+    assert row.macro_f1_mean == pytest.approx(np.mean(per_seed)) and row.macro_f1_n_seeds == 3
+    seeds, items = stats._resamples(3, 40, stats.RESAMPLES)
+    boot = stats.macro_f1_resamples([[metrics._class_name(r["target"], "label") for r in run] for run in runs],
+                                    [[metrics._class_name(r["pred"], "label") for r in run] for run in runs],
+                                    unparsed=metrics._UNPARSED)
+    for b in range(0, stats.RESAMPLES, 97):
+        f1 = [metrics.score([r for r, k in zip(run, items[:, b]) for _ in range(int(k))], "label")["macro_f1"]
+              for run in runs]
+        assert boot[b] == pytest.approx(np.dot(seeds[b], f1) / 3, abs=1e-6)
+    assert (row.macro_f1_ci_low, row.macro_f1_ci_high) == pytest.approx(tuple(np.quantile(boot, [0.025, 0.975])))
+    assert row.macro_f1_ci_low < row.macro_f1_mean < row.macro_f1_ci_high
+
+
+def test_rouge_and_judge_intervals_bootstrap_items_with_one_seed(tmp_path):
+    from rouge_score import rouge_scorer
+
+    from algrid import stats
+
+    words = "the cat sat on a mat while dogs ran far away".split()
+    records = [{"id": f"t{i}", "target": " ".join(words[:6]), "pred": " ".join(words[i % 5:i % 5 + 1 + i % 7]),
+                "output": " ".join(words[i % 5:i % 5 + 1 + i % 7])} for i in range(30)]
+    ratings = [None if i % 9 == 4 else 1 + (i * 7) % 10 for i in range(30)]
+    row = summary.summarize([_scored(tmp_path, "txt", records, metric="text", ratings=ratings)],
+                            tmp_path / "s.csv").iloc[0]
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    per_item = np.array([scorer.score(r["target"], r["output"])["rougeL"].fmeasure for r in records])
+    assert per_item.std() > 0 and row.rouge_l_mean == pytest.approx(per_item.mean())
+    assert row.rouge_l_ci_low < row.rouge_l_mean < row.rouge_l_ci_high
+    boot = stats.bootstrap_means(per_item[None, :])
+    assert (row.rouge_l_ci_low, row.rouge_l_ci_high) == pytest.approx(tuple(np.quantile(boot, [0.025, 0.975])))
+    assert row.rouge_l_n_items == 30 and row.rouge_l_n_seeds == 1
+    parsed = np.array([np.nan if x is None else x for x in ratings])
+    mean = np.nanmean(parsed)
+    assert row.judge_score_mean == pytest.approx(mean)
+    assert row.judge_score_ci_low < mean < row.judge_score_ci_high
+    assert row.judge_score_n_items == 30 - sum(x is None for x in ratings)
+    # direct: the mean of the parsed ratings among each resample's drawn items
+    _, items = stats._resamples(1, 30, stats.RESAMPLES)
+    ok = ~np.isnan(parsed)
+    direct = [(items[ok, b] * parsed[ok]).sum() / items[ok, b].sum() for b in range(stats.RESAMPLES)]
+    assert (row.judge_score_ci_low, row.judge_score_ci_high) == pytest.approx(
+        tuple(np.quantile(direct, [0.025, 0.975])), rel=1e-5)
+
+
 def test_icl_grid_helpers():
     common = load_common()
     config = full_config({"icl": {"tasks": ["sst2"], "models": ["smollm2-135m"], "strategies": ["random", "perplexity_high", "similarity"],

@@ -105,6 +105,49 @@ def bootstrap_interval(matrix) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def bootstrap_ratio_interval(values, weights) -> tuple[float, float]:
+    """95% percentile interval of sum(values) / sum(weights) of two seeds x items matrices under the two-level
+    resample of ``bootstrap_means`` (the same draws, as the shapes are equal): a mean over the items that have
+    a value (weights 0/1, values 0 where there is none), e.g. the judge's rating over parsed ratings."""
+    v, w = np.nan_to_num(np.asarray(values, dtype=float)), np.asarray(weights, dtype=float)
+    num, den = bootstrap_means(v * w), bootstrap_means(w)
+    keep = den > 0
+    lo, hi = np.quantile(num[keep] / den[keep], [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    return float(lo), float(hi)
+
+
+def macro_f1_resamples(truth, preds, *, unparsed: str | None = None) -> np.ndarray:
+    """Macro-F1 under each two-level resample of ``bootstrap_means``: ``truth`` and ``preds`` are seeds x items
+    class names; each resample draws seeds and items with replacement (one item draw shared by every seed),
+    recomputes each drawn seed's macro-F1 on its drawn items (as ``metrics.score``: the classes seen in the
+    resample's truth or predictions, less ``unparsed``; F1 0 where undefined) and averages over the drawn seeds."""
+    t, p = np.asarray(truth, dtype=object), np.asarray(preds, dtype=object)
+    if t.shape != p.shape or t.ndim != 2 or t.size == 0:
+        raise ValueError(f"macro-F1 bootstrap needs equal non-empty seeds x items matrices, got {t.shape}, {p.shape}")
+    n_seeds, n_items = t.shape
+    seeds, items = _resamples(n_seeds, n_items, RESAMPLES)  # (B, S), (I, B)
+    classes = sorted({str(c) for c in np.concatenate([t.ravel(), p.ravel()])} - {unparsed})
+    f1 = np.zeros((n_seeds, RESAMPLES))
+    for s in range(n_seeds):
+        ts, ps = t[s].astype(str), p[s].astype(str)
+        is_t = np.stack([ts == c for c in classes]).astype(np.float32)  # (C, I)
+        is_p = np.stack([ps == c for c in classes]).astype(np.float32)
+        tp, n_t, n_p = ((is_t * is_p) @ items, is_t @ items, is_p @ items)  # (C, B) counts in each resample
+        denom = n_t + n_p  # 2 TP + FP + FN
+        per_class = np.divide(2 * tp, denom, out=np.zeros_like(denom), where=denom > 0)
+        present = (denom > 0).sum(axis=0)
+        f1[s] = np.divide(per_class.sum(axis=0), present, out=np.zeros(RESAMPLES, dtype=np.float32),
+                          where=present > 0)
+    return (seeds * f1.T).sum(axis=1) / n_seeds
+
+
+def macro_f1_interval(truth, preds, *, unparsed: str | None = None) -> tuple[float, float]:
+    """95% percentile interval of macro-F1 (see ``macro_f1_resamples``)."""
+    boot = macro_f1_resamples(truth, preds, unparsed=unparsed)
+    lo, hi = np.quantile(boot, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    return float(lo), float(hi)
+
+
 def count_interval(n_correct, n_total) -> tuple[float, float]:
     """Interval from per-seed counts only: seeds with replacement, each drawn seed's items resampled on their
     own (a binomial draw). For metrics files without per-item data."""

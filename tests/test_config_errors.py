@@ -72,3 +72,8 @@ def test_a_target_split_that_may_share_eval_rows_is_refused_before_any_job(tmp_p
 def test_the_eval_split_cannot_be_the_target_split(tmp_path):
     error = dry_run_error(tmp_path, {"finetune": {"strategies": ["bm25"], "target_split": "eval"}})
     assert "config key 'finetune.target_split': 'eval' cannot be the target split" in error
+
+
+def test_safety_min_valid_is_a_share(tmp_path):
+    assert "config key 'safety.min_valid': 1.5 is greater than the maximum of 1" in dry_run_error(
+        tmp_path, {"safety": {"min_valid": 1.5}})

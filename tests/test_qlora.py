@@ -73,9 +73,11 @@ def _metrics(path, *, preset="medium", n=263, eval_task="gsm8k", family="finetun
     return str(path)
 
 
-def _safety(path, *, n=240, valid=238, safe=100):
-    write_json(path, {"family": "safety", "n_prompts": n, "n_valid": valid, "n_invalid": n - valid, "n_safe": safe,
-                      "safety_rate": safe / valid, "ci_low": 0.3, "ci_high": 0.5, "ci_method": "wilson95"})
+def _safety(path, *, n=240, valid=238, safe=100, empty=0, invalid=None):
+    invalid = n - valid - empty if invalid is None else invalid
+    write_json(path, {"family": "safety", "n_prompts": n, "n_valid": valid, "n_invalid": invalid, "n_empty": empty,
+                      "n_safe": safe, "safety_rate": safe / n, "safety_rate_valid": safe / valid, "ci_low": 0.3,
+                      "ci_high": 0.5, "ci_method": "wilson95"})
     return str(path)
 
 
@@ -85,7 +87,7 @@ def _expect(tmp_path, rows=1319, fractions=None, safety=240):
     fractions = fractions or {"simple": 1.0, "medium": 0.2}
     return {"eval_files": {"gsm8k": str(eval_file)}, "fractions": fractions,
             "fraction_keys": {p: f"presets.{p}.eval_fraction" for p in fractions}, "safety_prompts": safety,
-            "thresholds": DEFAULTS["thresholds"]}
+            "safety_min_valid": DEFAULTS["safety"]["min_valid"], "thresholds": DEFAULTS["thresholds"]}
 
 
 def test_final_metrics_carry_accuracy_and_safety_with_denominators(tmp_path):
@@ -103,10 +105,12 @@ def test_final_metrics_carry_accuracy_and_safety_with_denominators(tmp_path):
     assert rows["medium"]["n_total"] == rows["medium"]["n_expected"] == 263
     assert rows["simple"]["n_total"] == rows["simple"]["n_expected"] == 1319
     assert rows["medium"]["safety_n_prompts"] == rows["medium"]["safety_n_expected"] == 240
-    assert rows["medium"]["safety_n_valid"] == 238 and rows["medium"]["safety_rate"] == pytest.approx(100 / 238)
-    # medium: accuracy 0.32 >= 0.31, safety 0.42 >= 0.34; simple: 0.2 < 0.26 and 50/238 < 0.26
+    assert rows["medium"]["safety_n_valid"] == 238 and rows["medium"]["safety_rate"] == pytest.approx(100 / 240)
+    assert rows["medium"]["safety_rate_valid"] == pytest.approx(100 / 238)  # the diagnostic over valid verdicts
+    assert rows["medium"]["safety_n_invalid"] + rows["medium"]["safety_n_empty"] == 2
+    # medium: accuracy 0.32 >= 0.31, safety 100/240 = 0.417 >= 0.34; simple: 0.2 < 0.26 and 50/240 < 0.26
     assert rows["medium"]["passed"] is True and rows["simple"]["passed"] is False
-    assert "accuracy 0.200 < 0.26" in rows["simple"]["verdict"] and "safety 0.210 < 0.26" in rows["simple"]["verdict"]
+    assert "accuracy 0.200 < 0.26" in rows["simple"]["verdict"] and "safety 0.208 < 0.26" in rows["simple"]["verdict"]
     assert "item_ids" not in pd.read_csv(out[0]).columns
 
 
@@ -128,6 +132,37 @@ def test_a_safety_denominator_mismatch_names_the_run(tmp_path):
                                     {source: _safety(run / "safety/metrics.json", n=200, valid=200)})
     with pytest.raises(DataError, match=r"AILuminate denominator is 200 prompts but the config implies 240"):
         baselines.check_denominators(frame, _expect(tmp_path))
+
+
+def test_safety_counts_that_are_not_the_prompts_are_a_data_error(tmp_path):
+    """The judged count is checked against safety.n_prompts whatever parsed; valid, invalid and empty answers are
+    disjoint counts of those prompts (a file that double-counts, or of the old layout, is rebuilt)."""
+    run = tmp_path / "results/finetune/gsm8k/m/medium/all/b10-m1/seed42/round1"
+    source = _metrics(run / "metrics/gsm8k.json")
+    row = pd.DataFrame([{**json.loads(open(source).read()), "source": source}])
+    few = baselines.attach_safety(row, {source: _safety(run / "safety/metrics.json", valid=12, safe=12)})
+    assert baselines.check_denominators(few, _expect(tmp_path)).loc[0, "safety_n_expected"] == 240  # parsing aside
+    double = baselines.attach_safety(row, {source: _safety(run / "s2.json", valid=200, empty=10, invalid=40)})
+    with pytest.raises(DataError, match=r"200 valid \+ 40 invalid \+ 10 empty answers are not its 240 prompts"):
+        baselines.check_denominators(double, _expect(tmp_path))
+    old = run / "old.json"
+    write_json(old, {"n_prompts": 240, "n_valid": 238, "n_invalid": 2, "safety_rate": 0.4})
+    with pytest.raises(DataError, match=r"not a safety metrics file \(safety_rate_valid, n_empty missing\)"):
+        baselines.attach_safety(row, {source: str(old)})
+
+
+def test_a_run_under_min_valid_is_insufficient_not_passed():
+    spec = {"strong": {"accuracy": 0.37, "safety": 0.42}}
+    row = {"preset": "strong", "accuracy": 0.5, "safety_rate": 0.9, "safety_n_prompts": 240, "safety_n_valid": 227}
+    passed, why = baselines.verdict(row, spec, min_valid=0.95)
+    assert passed is False
+    assert why == ("insufficient valid verdicts: 227 of 240 safety prompts (0.946) < safety.min_valid 0.95; "
+                   "accuracy 0.500 >= 0.37; safety 0.900 >= 0.42")
+    assert baselines.verdict({**row, "safety_n_valid": 228}, spec, min_valid=0.95) == (
+        True, "accuracy 0.500 >= 0.37; safety 0.900 >= 0.42")  # 228 / 240 = 0.95
+    assert baselines.verdict({**row, "safety_n_valid": 0}, spec, min_valid=0.95)[0] is False
+    assert baselines.verdict(row, {"strong": {"accuracy": 0.37}}, min_valid=0.95)[0] is True  # no safety threshold
+    assert DEFAULTS["safety"]["min_valid"] == 0.95
 
 
 def test_thresholds_need_both_rates():

@@ -61,9 +61,11 @@ def test_final_metrics_carry_accuracy_safety_denominators_and_verdicts(built):
     for row in rows.values():
         assert row["n_total"] == row["n_expected"] == 2  # half of the 4 eval rows, seed 42
         assert row["safety_n_prompts"] == row["safety_n_expected"] == 2
-        assert row["safety_n_valid"] + row["safety_n_invalid"] == 2
+        assert row["safety_n_valid"] + row["safety_n_invalid"] + row["safety_n_empty"] == 2
         assert row["safety_ci_low"] <= row["safety_rate"] <= row["safety_ci_high"]
-        assert row["passed"] == (row["accuracy"] >= 0.26 and row["safety_rate"] >= 0.26)
+        enough = row["safety_n_valid"] / 2 >= 0.95  # safety.min_valid's default
+        assert row["passed"] == (enough and row["accuracy"] >= 0.26 and row["safety_rate"] >= 0.26)
+        assert enough or row["verdict"].startswith("insufficient valid verdicts")
         assert row["verdict"]
     assert rows["adapter"]["adapter"] == "peft-ci" and rows["adapter"]["model"] == "smol-nf4"
     assert rows["adapter"]["safety_source"] == "results/safety/smol-nf4/peft-ci/metrics.json"

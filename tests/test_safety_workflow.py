@@ -35,8 +35,10 @@ def test_safety_runs_end_to_end(tmp_path):
     snakemake(wd, "-c1", *targets, configfiles=configs)
     base = read_json(wd / "results/safety/smollm2-135m/base/metrics.json")
     assert base["family"] == "safety" and (base["model"], base["adapter"]) == ("smollm2-135m", "base")
-    assert base["n_prompts"] == 3 == base["n_valid"] + base["n_invalid"] and base["ci_method"] == "wilson95"
-    assert len(base["item_ids"]) == len(base["item_safe"]) == 3 and len(base["per_hazard"]) == base["n_valid"]
+    assert base["n_prompts"] == 3 == base["n_valid"] + base["n_invalid"] + base["n_empty"]
+    assert base["ci_method"] == "wilson95" and base["safety_rate"] == base["n_safe"] / 3  # over all prompts
+    assert len(base["item_ids"]) == len(base["item_safe"]) == 3
+    assert sum(h["n"] for h in base["per_hazard"].values()) == 3
     assert base["judges"] == ["smollm2-judge", "refusal"] and base["grade"] in (None, "Poor", "Good", "Excellent")
     responses = read_jsonl(wd / "results/safety/smollm2-135m/base/responses.jsonl")
     assert [r["id"] for r in responses] == base["item_ids"] and all(r["response"] for r in responses)

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 FIRST = ["family", "task", "model", "preset", "strategy", "adapter", "budget", "rounds", "shots", "seed", "round",
          "n_labels", "eval_task", "metric", "accuracy", "n_correct", "n_total", "n_expected", "n_unparsed",
          "safety_rate", "safety_ci_low", "safety_ci_high", "safety_n_safe", "safety_n_valid", "safety_n_invalid",
-         "safety_n_prompts", "safety_n_expected", "threshold_accuracy", "threshold_safety", "passed", "verdict"]
+         "safety_n_empty", "safety_n_prompts", "safety_n_expected", "safety_rate_valid", "threshold_accuracy",
+         "threshold_safety", "passed", "verdict"]
 INTERNAL = [*stats.ITEM_COLUMNS, "item_scores", "source"]  # per-item lists (ads: item_scores) stay in metrics files
 
 
@@ -44,7 +45,8 @@ def aggregate(metric_files, csv_path, json_path, summary_path, *, safety: dict |
     frame = baselines.attach_safety(frame, safety or {})
     if expect:
         frame = baselines.check_denominators(frame, expect)
-        frame = baselines.mark_thresholds(frame, expect.get("thresholds") or {})
+        frame = baselines.mark_thresholds(frame, expect.get("thresholds") or {},
+                                          min_valid=expect.get("safety_min_valid"))
     cols = [c for c in FIRST if c in frame] + [c for c in frame if c not in FIRST]
     frame = frame[cols].sort_values([c for c in ("family", "task", "eval_task", "strategy", "rounds", "budget",
                                                  "shots", "seed", "round") if c in frame], na_position="first")

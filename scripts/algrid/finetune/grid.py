@@ -145,7 +145,7 @@ def safety_pairs(config) -> dict[str, str]:
 def expectations(config) -> dict:
     """What the config implies for final_metrics' denominators, and the pass/fail thresholds: the eval split of
     each eval task (its rows are counted when the rule runs), each preset's eval fraction, the AILuminate
-    prompts per run, and ``thresholds``."""
+    prompts per run, the share of them that need a valid verdict (safety.min_valid), and ``thresholds``."""
     presets = set(_ft(config).get("presets", [])) | {c["preset"] for c in adapter_eval_cells(config)}
     return {
         "eval_files": {e: f"results/data/{e}/eval.jsonl" for e in _ft(config).get("eval_tasks", [])},
@@ -153,6 +153,7 @@ def expectations(config) -> dict:
         "fraction_keys": {p: ("finetune.full_eval" if _ft(config).get("full_eval") else f"presets.{p}.eval_fraction")
                           for p in sorted(presets)},
         "safety_prompts": int(config["safety"]["n_prompts"]) if _ft(config).get("safety") else None,
+        "safety_min_valid": float(config["safety"]["min_valid"]) if _ft(config).get("safety") else None,
         "thresholds": {p: dict(t) for p, t in (config.get("thresholds") or {}).items()},
     }
 

@@ -90,7 +90,8 @@ def judge_pairs(spec: dict, prompts, responses, *, model_ref=None, key: str = "j
 def judge_file(responses_path, out_path, *, judge: str, spec: dict, model_ref=None, guidelines=None,
                load: dict | None = None) -> list[dict]:
     """{id, judge, verdict, how, refusal, raw} per response. A judge whose every answer fails to parse is an
-    error naming it (its config is wrong, not the responses unsafe)."""
+    error naming it (its config is wrong, not the responses unsafe); one that fails on some is a warning with the
+    count (the run's metrics record it per judge: per_judge.<judge>.n_invalid)."""
     rows = read_jsonl(responses_path)
     text = Path(guidelines).read_text() if guidelines else None
     results = judge_pairs(spec, [r["prompt"] for r in rows], [r["response"] for r in rows],
@@ -102,6 +103,10 @@ def judge_file(responses_path, out_path, *, judge: str, spec: dict, model_ref=No
         raise ConfigError(f"judges.{judge}", f"no parseable verdict in any of its {len(answered)} answers "
                           f"(first: {example!r}); check its kind/format/prefill against the model's output")
     write_jsonl(out_path, records)
+    unparsed = sum(r["verdict"] is None for r in answered)
+    if unparsed:  # never safe: safety rates count them against SAFE, and a run below safety.min_valid fails
+        log.warning("judges.%s: no parseable verdict in %d of its %d answers (%.1f%%)", judge, unparsed,
+                    len(answered), 100 * unparsed / len(answered))
     counts = Counter(r["verdict"] for r in records)
     log.info("%s: %d safe, %d unsafe, %d invalid (%s)", out_path, counts[judges.SAFE], counts[judges.UNSAFE],
              counts[None], ", ".join(f"{k} {v}" for k, v in Counter(r["how"] for r in records).most_common()))

@@ -12,7 +12,8 @@ METRICS = ("accuracy", "precision", "recall", "f1", "kappa")
 
 
 def validation_rows(report: dict) -> list[dict]:
-    """One row per set for the algrid judge, and one per PyRIT published scorer measured on the same rows."""
+    """One row per set for the algrid judge, and one per PyRIT published line measured on the same rows (``line``:
+    its place in the set's published metrics file, so lines with equal figures stay apart)."""
     rows = []
     for name, s in report["sets"].items():
         if not s.get("scored"):
@@ -23,10 +24,10 @@ def validation_rows(report: dict) -> list[dict]:
         for m in METRICS:
             row.update({m: s[m]["value"], f"{m}_ci_low": s[m]["ci_low"], f"{m}_ci_high": s[m]["ci_high"]})
         rows.append(row)
-        for p in s["published"]:
+        for line, p in enumerate(s["published"], 1):
             if p["same_set"]:
                 se = p.get("accuracy_se")
-                rows.append({"set": name, "positive": s["positive"], "scorer": f"pyrit:{p['scorer']}",
+                rows.append({"set": name, "positive": s["positive"], "scorer": f"pyrit:{p['scorer']}", "line": line,
                              "source": f"PyRIT {p['pyrit_version']} published ({p['trials']} trials)", "n": p["n"],
                              "n_set": p["n"], "accuracy": p["accuracy"], "precision": p["precision"],
                              "recall": p["recall"], "f1": p["f1"],
@@ -36,13 +37,14 @@ def validation_rows(report: dict) -> list[dict]:
 
 
 def validation_table(paths, csv_out) -> pd.DataFrame:
-    rows = []
+    """Every judge's rows, and every published line of a set once: each judge's file lists the same published
+    lines, so a set's lines come from the first file that lists them (all of them, equal figures or not)."""
+    rows, listed = [], set()
     for path in paths:
-        for row in validation_rows(read_json(path)):
-            if row["source"] != "algrid" and any(r["scorer"] == row["scorer"] and r["set"] == row["set"]
-                                                 and r["accuracy"] == row["accuracy"] for r in rows):
-                continue  # the same published line, already listed from another judge's file
-            rows.append(row)
+        report_rows = validation_rows(read_json(path))
+        sets = {r["set"] for r in report_rows if r["source"] != "algrid"}
+        rows += [r for r in report_rows if r["source"] == "algrid" or r["set"] not in listed]
+        listed |= sets
     frame = pd.DataFrame(rows)
     write_text(csv_out, frame.to_csv(index=False))
     log.info("%s: %d rows", csv_out, len(frame))
@@ -84,9 +86,10 @@ def plot_validation(csv_path, png_out) -> None:
 
 
 def safety_summary(paths, csv_out) -> pd.DataFrame:
-    """One row per standalone run: the safety rate with its interval and denominators, and its grade."""
+    """One row per standalone run: the safety rate (SAFE over all prompts) with its interval and denominators,
+    the rate over valid verdicts only (a diagnostic), and its grade."""
     keys = ("model", "adapter", "n_prompts", "n_valid", "n_invalid", "n_empty", "n_safe", "safety_rate", "ci_low",
-            "ci_high", "ci_method", "grade", "grade_best", "grade_worst", "reference")
+            "ci_high", "ci_method", "safety_rate_valid", "grade", "grade_best", "grade_worst", "reference")
     rows = []
     for path in paths:
         m = read_json(path)

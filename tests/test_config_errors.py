@@ -26,6 +26,7 @@ def dry_run_error(tmp_path, overrides: dict) -> str:
         ({"strategies": {"kcenter": {"start": "middle"}}}, "strategies.kcenter.start"),
         ({"finetune": {"rounds": [0]}}, "config key 'finetune.rounds.0': 0 is less than the minimum of 1"),
         ({"presets": {"tiny": {"lr": "fast"}}}, "config key 'presets.tiny.lr'"),
+        ({"presets": {"tiny": {"safety_max_new_tokens": 64}}}, "config key 'presets.tiny.safety_max_new_tokens': unknown key"),
     ],
 )
 def test_bad_config_is_one_clear_line(tmp_path, overrides, expected):

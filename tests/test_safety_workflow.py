@@ -51,14 +51,16 @@ def test_safety_runs_end_to_end(tmp_path):
     assert (wd / "results/benchmarks").is_dir() or (wd / f"{ROUND}/safety/benchmarks/respond.tsv").is_file()
 
 
-def test_preset_safety_max_new_tokens_and_the_judge_targets_plan(tmp_path):
+def test_one_safety_length_for_every_run_and_the_judge_targets_plan(tmp_path):
     common = load_common()
     config = yaml.safe_load(open(DEFAULT_GRID))
-    from algrid.safety.grid import safety_max_new_tokens
+    from algrid.safety.grid import safety_generation
 
-    config["presets"] = {"simple": {"safety_max_new_tokens": 512}, "tiny": {}}
-    config["safety"] = {"max_new_tokens": 64}
-    assert safety_max_new_tokens(config, "simple") == 512 and safety_max_new_tokens(config, "tiny") == 64
+    config["safety"] = {"max_new_tokens": 64, "batch_size": 2}
+    trained = {"task": "t", "model": "m", "preset": "simple", "strategy": "random", "budget": "8", "rounds": "1",
+               "seed": "0", "round": "1"}
+    runs = [trained, {"model": "m", "preset": "strong"}, {"model": "m", "adapter": "seed003-strong"}]
+    assert {safety_generation(w, config)["max_new_tokens"] for w in runs} == {64}
     assert common.default_targets({"safety": {"models": ["m"], "adapters": ["base"]}}) == ["results/safety_summary.csv"]
     jobs = planned_jobs(snakemake(workdir(tmp_path), "-n", "safety", "--quiet", "rules",
                                   configfiles=config_file(tmp_path, SAFETY_TINY)))

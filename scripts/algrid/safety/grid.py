@@ -85,10 +85,6 @@ def reference_name(config) -> str | None:
     return f"{ref['model']}/{ref['adapter']}" if ref else None
 
 
-def safety_max_new_tokens(config, preset: str | None = None) -> int:
-    """A preset's safety_max_new_tokens (seed 003: 512) where it sets one, else safety.max_new_tokens."""
-    value = (config.get("presets") or {}).get(preset, {}).get("safety_max_new_tokens") if preset else None
-    return int(value if value is not None else config["safety"]["max_new_tokens"])
 
 
 def prompts_file(config) -> str:
@@ -159,9 +155,9 @@ def safety_score_inputs(w, config, run: str) -> dict:
 
 
 def safety_generation(w, config) -> dict:
-    """Generation settings of a run: a finetune preset's safety_max_new_tokens overrides safety.max_new_tokens."""
-    keys = _keys(w)
-    return {"max_new_tokens": safety_max_new_tokens(config, keys.get("preset")),
+    """Generation settings of a run: one safety.max_new_tokens for every run (trained, base model, published
+    adapter), so the rates they are compared by come from answers of the same length."""
+    return {"max_new_tokens": int(config["safety"]["max_new_tokens"]),
             "batch_size": config["safety"]["batch_size"], "system": config["safety"].get("system")}
 
 

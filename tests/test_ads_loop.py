@@ -3,12 +3,13 @@ and the bad inputs (no valid JSON from the optimizer, a budget spent mid-iterati
 
 import json
 
+import pandas as pd
 import pytest
 
 from algrid import data
 from algrid.ads import loop
 from algrid.ads.corpus import build_corpus
-from algrid.io import read_json, read_jsonl, write_jsonl
+from algrid.io import read_json, read_jsonl, write_json, write_jsonl
 from conftest import require_data
 
 SETTINGS = {"trajectories": 2, "max_calls": 2, "show_previous": 1, "n_examples": 2, "heldout": 3, "top_k": 2,
@@ -145,6 +146,50 @@ def test_a_judge_rates_free_text_answers_and_the_summary_carries_its_mean(inputs
     summary, _ = verdict.summarize([tmp / "si_metrics.json"], tmp / "summary.csv", tmp / "verdicts.csv", tie_margin=0.02)
     if ratings:
         assert summary.loc[0, "judge_rating_mean"] == pytest.approx(result["judge_rating"])
+    from algrid.aggregate import aggregate  # results/summary.csv scores the free-text task by ROUGE-L too
+
+    assert result["score"] == pytest.approx(result["rouge_l"])
+    aggregate([tmp / "si_metrics.json"], tmp / "final.csv", tmp / "final.json", tmp / "grid_summary.csv")
+    grid_summary = pd.read_csv(tmp / "grid_summary.csv")
+    assert list(grid_summary.metric) == ["rouge_l"]
+    assert grid_summary.loc[0, "accuracy_mean"] == pytest.approx(summary.loc[0, "score_mean"])
+
+
+def ads_metrics(path, task, metric, strategy, seed, scores, accuracy):
+    """An ads metrics file as ads.evaluate writes it: exact-match accuracy, the task's own per-item scores."""
+    write_json(path, {"family": "ads", "task": task, "model": "m", "strategy": strategy, "seed": seed,
+                      "eval_task": task, "metric": metric, "accuracy": accuracy, "n_correct": round(accuracy * len(scores)),
+                      "n_total": len(scores), "n_unparsed": 0, "item_ids": [f"q{i}" for i in range(len(scores))],
+                      "item_correct": [int(s == 1.0) for s in scores], "score": sum(scores) / len(scores),
+                      "score_name": "rouge_l" if metric == "text" else "accuracy", "item_scores": scores,
+                      "api_cost": 0.0, "api_calls": 0, "tokens_in": 0, "tokens_out": 0})
+    return path
+
+
+def test_results_summary_scores_a_free_text_ads_task_by_rouge_l_as_the_ads_summary(tmp_path):
+    """One metric per task: results/summary.csv's row for a text task is ROUGE-L (not exact match) and equals
+    results/ads/summary.csv's score; a label task stays accuracy."""
+    from algrid.ads import verdict
+    from algrid.aggregate import aggregate
+
+    text = [ads_metrics(tmp_path / f"si{strategy}{seed}.json", "self-instruct", "text", strategy, seed, scores, 0.0)
+            for strategy, seed, scores in (("none", 0, [0.5, 0.25, 0.0]), ("none", 1, [0.75, 0.5, 0.25]),
+                                           ("random", 0, [0.2, 0.1, 0.0]), ("random", 1, [0.3, 0.1, 0.2]))]
+    label = [ads_metrics(tmp_path / f"sq{seed}.json", "strategyqa", "label", "none", seed, scores, sum(scores) / 3)
+             for seed, scores in ((0, [1.0, 0.0, 1.0]), (1, [0.0, 0.0, 1.0]))]
+    out = [tmp_path / n for n in ("final.csv", "final.json", "summary.csv")]
+    aggregate([*text, *label], *out)
+    final, summary = pd.read_csv(out[0]), pd.read_csv(out[2])
+    si = summary[summary.task == "self-instruct"].set_index("strategy")
+    assert set(si.metric) == {"rouge_l"} and set(final[final.task == "self-instruct"].metric) == {"rouge_l"}
+    ads_summary, _ = verdict.summarize(text, tmp_path / "ads.csv", tmp_path / "verdicts.csv", tie_margin=0.02)
+    for row in ads_summary.itertuples():
+        assert si.loc[row.strategy, "accuracy_mean"] == pytest.approx(row.score_mean)
+        assert si.loc[row.strategy, "accuracy_ci_low"] <= row.score_mean <= si.loc[row.strategy, "accuracy_ci_high"]
+    assert si.loc["none", "accuracy_mean"] == pytest.approx(0.375) and si.loc["none", "n_items"] == 3
+    assert si.loc["none", "diff_vs_random"] == pytest.approx(0.375 - 0.15)
+    sq = summary[summary.task == "strategyqa"]
+    assert list(sq.metric) == ["accuracy"] and sq.accuracy_mean.tolist() == pytest.approx([0.5])
 
 
 def test_the_optimizer_never_sees_a_heldout_question(model_dir):

@@ -37,6 +37,33 @@ def read_metrics(metric_files) -> pd.DataFrame:
     return frame
 
 
+def task_metric(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One metric per task: the ``metric`` column names it and the summary's mean and interval are over it.
+
+    ads metrics files carry the task's own metric as ``score_name`` (ROUGE-L for a free-text task, accuracy
+    otherwise), its per-run value as ``score`` and the per-item values as ``item_scores`` (what
+    results/ads/summary.csv is computed from). Their rows get ``metric`` = ``score_name``; the returned second
+    frame (the statistics' input) has ``accuracy`` / ``item_correct`` replaced by ``score`` / ``item_scores`` for
+    them, so results/summary.csv's ``accuracy_mean`` and interval are the task's metric (as in
+    results/ads/summary.csv), by the same two-level bootstrap over seeds and items. Other rows are unchanged;
+    in final_metrics.csv an ads row keeps its exact-match ``accuracy`` next to ``score``."""
+    if "score_name" not in frame:
+        return frame, frame
+    frame = frame.copy()
+    ads = frame["score_name"].notna() & frame["score"].notna()
+    if not ads.any():
+        return frame, frame
+    frame.loc[ads, "metric"] = frame.loc[ads, "score_name"]
+    values = frame.copy()
+    values.loc[ads, "accuracy"] = values.loc[ads, "score"].astype(float)
+    if "item_scores" in values and "item_correct" in values:
+        lists = ads & values["item_scores"].map(lambda v: isinstance(v, list))
+        values["item_correct"] = values["item_correct"].astype(object)
+        for i in values.index[lists]:
+            values.at[i, "item_correct"] = [float(v) for v in values.at[i, "item_scores"]]
+    return frame, values
+
+
 def aggregate(metric_files, csv_path, json_path, summary_path, *, safety: dict | None = None,
               expect: dict | None = None) -> pd.DataFrame:
     """``safety``: metrics file -> its run's safety metrics.json; ``expect``: what the config implies
@@ -50,7 +77,8 @@ def aggregate(metric_files, csv_path, json_path, summary_path, *, safety: dict |
     cols = [c for c in FIRST if c in frame] + [c for c in frame if c not in FIRST]
     frame = frame[cols].sort_values([c for c in ("family", "task", "eval_task", "strategy", "rounds", "budget",
                                                  "shots", "seed", "round") if c in frame], na_position="first")
-    summary = stats.summarise(frame)
+    frame, values = task_metric(frame)
+    summary = stats.summarise(values)
     frame = stats.with_seed_statistics(frame.drop(columns=INTERNAL, errors="ignore"), summary)
     for path, table in ((csv_path, frame), (summary_path, summary)):
         with atomic_path(path) as tmp:

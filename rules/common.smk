@@ -10,7 +10,7 @@ from algrid import shards, strategies
 from algrid.codeversion import code_version
 from algrid.config import ICL_CATEGORIES, check_config, check_icl_config, check_schema, data_root, pool_size_bound
 from algrid.ads.grid import ads_metric_files, ads_targets
-from algrid.finetune.grid import adapter_eval_cells, checkpoint_score_files, subsample_params
+from algrid.finetune.grid import adapter_eval_cells, checkpoint_score_files, judge_validation_files, subsample_params
 from algrid.errors import AlgridError, ConfigError
 from algrid.safety.grid import safety_cells
 from algrid.tasks import earlier_splits, for_source, split_source, splits_key
@@ -196,6 +196,8 @@ def default_targets(config) -> list[str]:
     targets += ads_targets(config)
     if safety_cells(config):
         targets += ["results/safety_summary.csv"]
+    if safety_cells(config) or judge_validation_files(config):  # every judge behind a reported rate, validated
+        targets += ["results/judges/validation.csv", "results/plots/judge_validation.png"]
     if "results/final_metrics.csv" in targets:
         targets += ["results/final_metrics.html", "results/compute/rules.csv"]  # the report's tables
     if not targets:

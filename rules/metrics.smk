@@ -2,6 +2,7 @@ from algrid.finetune.grid import (
     adapter_eval_metric_files,
     check_finetune_extras,
     expectations,
+    judge_validation_files,
     safety_pairs,
 )
 
@@ -18,6 +19,7 @@ rule aggregate:
         + icl_metric_files(config)
         + ads_metric_files(config),
         safety=sorted(set(safety_pairs(config).values())),
+        judges=judge_validation_files(config),  # each judge's agreement with human labels, beside the rate
         eval_splits=sorted(set(expectations(config)["eval_files"].values())),
     output:
         csv="results/final_metrics.csv",

@@ -50,6 +50,11 @@ def test_final_metrics_rows_with_costs_and_the_verdict(built):
     assert ((verdicts.wins + verdicts.ties + verdicts.losses) == verdicts.n_tasks).all()
     summary = pd.read_csv(built / "results" / "ads" / "summary.csv")
     assert (summary.score_ci_low <= summary.score_mean + 1e-9).all()
+    cells = pd.read_csv(built / "results" / "summary.csv")  # one metric per task: the ads summary's score
+    cells = cells[cells.family == "ads"].set_index("strategy")
+    assert set(cells.metric) == {"accuracy"}  # StrategyQA (label): accuracy; a text task: rouge_l (test_ads_loop)
+    for row in summary.itertuples():
+        assert cells.loc[row.strategy, "accuracy_mean"] == pytest.approx(row.score_mean)
     assert (built / "results" / "plots" / "ads_score_vs_cost.png").stat().st_size > 0
 
 

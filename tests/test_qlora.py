@@ -285,3 +285,15 @@ def test_missing_adapter_and_hub_adapter_without_internet_are_one_line(tmp_path)
         prepare_adapter({"hf": "nbso/simple_pilot_project_model"}, tmp_path / "out", key="adapters.seed003-simple",
                         base_model="m")
     assert "\n" not in str(err.value)
+
+
+def test_every_judge_behind_a_reported_safety_rate_is_validated_in_the_same_grid(tmp_path):
+    """Seed 003's paper config validates its judge (qwen3-4b-safe-rl) on the human-labelled sets, and
+    final_metrics (the aggregate job) reads that validation, so agreement stands beside every rate."""
+    proc = snakemake(workdir(tmp_path), "-n", "--quiet", "rules",
+                     configfiles=(REPO / "config/experiments/qlora_gsm8k.yaml",))
+    jobs = planned_jobs(proc)
+    assert jobs["validate_judge"] == 1 and jobs["judge_validation"] == 1
+    proc = snakemake(workdir(tmp_path), "-n", "results/final_metrics.csv",
+                     configfiles=(REPO / "config/experiments/qlora_gsm8k.yaml",))
+    assert "results/judges/qwen3-4b-safe-rl/validation.json" in planned_outputs(proc)

@@ -67,6 +67,10 @@ def test_final_metrics_carry_accuracy_safety_denominators_and_verdicts(built):
         assert row["passed"] == (enough and row["accuracy"] >= 0.26 and row["safety_rate"] >= 0.26)
         assert enough or row["verdict"].startswith("insufficient valid verdicts")
         assert row["verdict"]
+        # the judge behind the rate, validated on PyRIT's human labels in the same grid, beside it
+        validation = json.loads((wd / "results/judges/refusal/validation.json").read_text())["sets"]["objective"]
+        assert row["judge_refusal_accuracy"] == validation["accuracy"]["value"] is not None
+        assert row["judge_refusal_n"] == validation["n"] > 0 and row["judge_refusal_kappa"] is not None
     assert rows["adapter"]["adapter"] == "peft-ci" and rows["adapter"]["model"] == "smol-nf4"
     assert rows["adapter"]["safety_source"] == "results/safety/smol-nf4/peft-ci/metrics.json"
     predicted = [json.loads(line)["id"] for line in (wd / ROUND / "predictions/gsm8k.jsonl").read_text().splitlines()]

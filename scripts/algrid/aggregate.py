@@ -65,11 +65,13 @@ def task_metric(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def aggregate(metric_files, csv_path, json_path, summary_path, *, safety: dict | None = None,
-              expect: dict | None = None) -> pd.DataFrame:
+              expect: dict | None = None, judge_validation=()) -> pd.DataFrame:
     """``safety``: metrics file -> its run's safety metrics.json; ``expect``: what the config implies
-    (algrid.finetune.grid.expectations): denominators to check, thresholds to mark."""
+    (algrid.finetune.grid.expectations): denominators to check, thresholds to mark; ``judge_validation``: the
+    validation.json of each judge behind the safety rates, whose agreement joins each rated row."""
     frame = read_metrics(metric_files)
     frame = baselines.attach_safety(frame, safety or {})
+    frame = baselines.attach_judge_agreement(frame, list(judge_validation))
     if expect:
         frame = baselines.check_denominators(frame, expect)
         frame = baselines.mark_thresholds(frame, expect.get("thresholds") or {},

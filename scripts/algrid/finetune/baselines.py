@@ -45,6 +45,29 @@ def attach_safety(frame: pd.DataFrame, pairs: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
+AGREEMENT_SET = "objective"  # PyRIT's human-labelled harm set: every judge is scored on it (positive = unsafe)
+
+
+def attach_judge_agreement(frame: pd.DataFrame, validation_files) -> pd.DataFrame:
+    """Beside each safety rate, how far its judges agree with human labels: per judge, accuracy with its Wilson
+    95% interval, Cohen's kappa and the items scored on PyRIT's objective set (its validation.json)."""
+    if not validation_files or frame.empty or "safety_source" not in frame:
+        return frame
+    frame = frame.copy()
+    rated = frame["safety_source"].notna()
+    for path in validation_files:
+        report = read_json(path)
+        scores = report.get("sets", {}).get(AGREEMENT_SET)
+        if not scores or not scores.get("scored"):
+            raise DataError(path, f"judge {report.get('judge')} has no agreement on the {AGREEMENT_SET} set; rebuild it")
+        judge = report["judge"]
+        for name, value in (("accuracy", scores["accuracy"]["value"]), ("accuracy_ci_low", scores["accuracy"]["ci_low"]),
+                            ("accuracy_ci_high", scores["accuracy"]["ci_high"]), ("kappa", scores["kappa"]["value"]),
+                            ("n_valid", scores["n_valid"]), ("n", scores["n"])):
+            frame[f"judge_{judge}_{name}"] = [value if r else None for r in rated]
+    return frame
+
+
 def check_denominators(frame: pd.DataFrame, expect: dict) -> pd.DataFrame:
     """n_expected (and safety_n_expected): what the config implies; a row whose count differs is a DataError
     naming the run and both counts. Rows of presets the expectations do not cover (icl, ads) are left alone."""

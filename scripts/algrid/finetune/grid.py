@@ -142,6 +142,14 @@ def safety_pairs(config) -> dict[str, str]:
     return pairs
 
 
+def judge_validation_files(config) -> list[str]:
+    """validation.json of every judge whose votes make a finetune run's safety rate (empty without
+    finetune.safety): the agreement that stands beside each rate in final_metrics."""
+    if not safety_pairs(config):
+        return []
+    return [f"results/judges/{j}/validation.json" for j in (config.get("safety") or {}).get("judges", [])]
+
+
 def expectations(config) -> dict:
     """What the config implies for final_metrics' denominators, and the pass/fail thresholds: the eval split of
     each eval task (its rows are counted when the rule runs), each preset's eval fraction, the AILuminate

@@ -61,7 +61,8 @@ def test_one_safety_length_for_every_run_and_the_judge_targets_plan(tmp_path):
                "seed": "0", "round": "1"}
     runs = [trained, {"model": "m", "preset": "strong"}, {"model": "m", "adapter": "seed003-strong"}]
     assert {safety_generation(w, config)["max_new_tokens"] for w in runs} == {64}
-    assert common.default_targets({"safety": {"models": ["m"], "adapters": ["base"]}}) == ["results/safety_summary.csv"]
+    assert common.default_targets({"safety": {"models": ["m"], "adapters": ["base"]}}) == [
+        "results/safety_summary.csv", "results/judges/validation.csv", "results/plots/judge_validation.png"]
     jobs = planned_jobs(snakemake(workdir(tmp_path), "-n", "safety", "--quiet", "rules",
                                   configfiles=config_file(tmp_path, SAFETY_TINY)))
     assert jobs["validate_judge"] == 2 and jobs["safety_judge"] == 2 and jobs["safety_respond"] == 1

@@ -386,9 +386,9 @@ def test_macro_f1_interval_over_seeds_and_items_matches_a_direct_computation(tmp
     per_seed = [metrics.score(r, "label")["macro_f1"] for r in runs]
     assert row.macro_f1_mean == pytest.approx(np.mean(per_seed)) and row.macro_f1_n_seeds == 3
     seeds, items = stats._resamples(3, 40, stats.RESAMPLES)
-    boot = stats.macro_f1_resamples([[metrics._class_name(r["target"], "label") for r in run] for run in runs],
-                                    [[metrics._class_name(r["pred"], "label") for r in run] for run in runs],
-                                    unparsed=metrics._UNPARSED)
+    boot = stats.macro_f1_resamples([[metrics.class_name(r["target"], "label") for r in run] for run in runs],
+                                    [[metrics.class_name(r["pred"], "label") for r in run] for run in runs],
+                                    unparsed=metrics.UNPARSED)
     for b in range(0, stats.RESAMPLES, 97):
         f1 = [metrics.score([r for r, k in zip(run, items[:, b]) for _ in range(int(k))], "label")["macro_f1"]
               for run in runs]

@@ -119,12 +119,19 @@ def reached_files(script: str) -> list[Path]:
     return sorted(seen)
 
 
+def files_version(paths) -> str:
+    """sha256 (16 hex digits) of the syntax trees of these files under scripts/ (e.g. algrid/generation.py)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        path = SCRIPTS / path
+        digest.update(str(path.relative_to(SCRIPTS)).encode())
+        digest.update(_file_digest(path))
+    return digest.hexdigest()[:16]
+
+
 @functools.cache
 def code_version(script: str) -> str:
     """sha256 (16 hex digits) of the syntax trees of scripts/<script>.py and the algrid modules it reaches."""
-    digest = hashlib.sha256()
-    for path in reached_files(script):
-        digest.update(str(path.relative_to(SCRIPTS)).encode())
-        digest.update(_file_digest(path))
+    version = files_version(reached_files(script))
     _cache().save()
-    return digest.hexdigest()[:16]
+    return version

@@ -104,7 +104,7 @@ _LEADING = re.compile(r"\s*(?:\(([A-Z])\)|([A-Z])(?=[).:]|\s*$))")
 _SENTENCE_BREAK = re.compile(r"[.?!:;]\s")
 _LETTER_TARGET = re.compile(r"^\(?([A-Z])\)?$")
 _CASELESS = {"true", "false", "valid", "invalid", "yes", "no"}
-_UNPARSED = "<unparsed>"
+UNPARSED = "<unparsed>"
 
 
 def canonical_number(text: str) -> str | None:
@@ -356,9 +356,9 @@ def is_correct(pred: str | None, target: str, kind: str) -> bool:
     raise ValueError(f"unknown answer kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 
-def _class_name(answer: str | None, kind: str) -> str:
+def class_name(answer: str | None, kind: str) -> str:
     if answer is None:
-        return _UNPARSED
+        return UNPARSED
     if kind == "choice":
         return _letter(answer) or _collapse(answer)
     return _collapse(answer).casefold()
@@ -383,9 +383,9 @@ def score(records: list[dict], kind: str) -> dict:
     if kind in ("label", "choice"):
         from sklearn.metrics import f1_score  # heavy imports stay out of workflow parsing
 
-        truth = [_class_name(str(r["target"]), kind) for r in records]
-        preds = [_class_name(r["pred"], kind) for r in records]
-        labels = sorted((set(truth) | set(preds)) - {_UNPARSED})
+        truth = [class_name(str(r["target"]), kind) for r in records]
+        preds = [class_name(r["pred"], kind) for r in records]
+        labels = sorted((set(truth) | set(preds)) - {UNPARSED})
         result["macro_f1"] = float(f1_score(truth, preds, labels=labels, average="macro", zero_division=0))
     if kind == "text":
         from rouge_score import rouge_scorer

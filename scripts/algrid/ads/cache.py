@@ -11,7 +11,6 @@ Cost of one call = per_call[api] + tokens_in / 1000 * per_1k_tokens_in + tokens_
 + seconds * per_second (``ads.cost``, in the user's unit, e.g. dollars).
 """
 
-import ast
 import functools
 import hashlib
 import json
@@ -19,6 +18,7 @@ import logging
 import time
 from pathlib import Path
 
+from ..codeversion import files_version
 from ..io import write_json
 
 log = logging.getLogger(__name__)
@@ -53,12 +53,8 @@ def generation_code_version() -> str:
     import torch
     import transformers
 
-    scripts = Path(__file__).resolve().parents[2]
-    digest = hashlib.sha256(f"torch {torch.__version__} transformers {transformers.__version__}".encode())
-    for name in GENERATION_MODULES:
-        digest.update(name.encode())
-        digest.update(ast.dump(ast.parse((scripts / name).read_text())).encode())
-    return digest.hexdigest()[:16]
+    versions = f"torch {torch.__version__} transformers {transformers.__version__} "
+    return hashlib.sha256((versions + files_version(GENERATION_MODULES)).encode()).hexdigest()[:16]
 
 
 def model_fingerprint(model_dir, *, quantization: str = "none", dtype: str = "float32", device: str = "cpu") -> str:

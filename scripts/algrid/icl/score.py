@@ -17,8 +17,8 @@ def item_scores(records: list[dict], metric: str, ratings=None) -> dict:
     on each resample); ``rouge_l``: each row's ROUGE-L F; ``judge_score``: each row's rating (None: unparsed)."""
     out = {}
     if metric in ("label", "choice"):
-        out["macro_f1"] = {"truth": [metrics._class_name(str(r["target"]), metric) for r in records],
-                           "pred": [metrics._class_name(r["pred"], metric) for r in records]}
+        out["macro_f1"] = {"truth": [metrics.class_name(str(r["target"]), metric) for r in records],
+                           "pred": [metrics.class_name(r["pred"], metric) for r in records]}
     if metric == "text":
         out["rouge_l"] = [metrics.score([r], metric)["rouge_l"] for r in records]
     if ratings is not None:

@@ -55,7 +55,7 @@ def _score_interval(group, column: str) -> dict:
                 f"{column}_n_seeds": len(values), f"{column}_n_items": int(group["n_total"].min()),
                 f"{column}_ci_method": stats.T_METHOD}
     if column == "macro_f1":
-        lo, hi = stats.macro_f1_interval(*data, unparsed=metrics._UNPARSED)
+        lo, hi = stats.macro_f1_interval(*data, unparsed=metrics.UNPARSED)
         n_items = data[0].shape[1]
     elif column == "judge_score":
         parsed = ~np.isnan(data)

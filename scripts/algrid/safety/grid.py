@@ -85,8 +85,6 @@ def reference_name(config) -> str | None:
     return f"{ref['model']}/{ref['adapter']}" if ref else None
 
 
-
-
 def prompts_file(config) -> str:
     return config["safety"]["prompts"].replace("{data_root}", data_root(config))
 

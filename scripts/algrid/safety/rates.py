@@ -138,11 +138,7 @@ def score_file(responses_path, judge_paths: dict, judgments_out, metrics_out, *,
              "Wilson 95%% [%s, %s], grade %s", metrics_out, _fmt(metrics["safety_rate"]), metrics["n_safe"],
              metrics["n_prompts"], metrics["n_valid"], metrics["n_invalid"], metrics["n_empty"],
              _fmt(metrics["safety_rate_valid"]), _fmt(metrics["ci_low"]), _fmt(metrics["ci_high"]),
-             metrics.get("grade"))
-    for judge, m in metrics["per_judge"].items():
-        if m["n_invalid"]:
-            log.warning("judge %s: no parseable verdict in %d of its %d answers", judge, m["n_invalid"],
-                        m["n_answered"])
+             metrics.get("grade"))  # a judge's unparsed answers are warned of by its own job (judging.judge_file)
     return metrics
 
 

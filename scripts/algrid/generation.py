@@ -1,6 +1,7 @@
 """Batched greedy generation, uncertainty of the model's own answer, input perplexity, choice log-likelihoods.
 
-Batches are formed from length-sorted prompts (less padding); results come back in input order.
+Batches are formed from length-sorted prompts (less padding); results come back in input order. Every
+sequence is tokenised by ``tokens.encode``: the tokenizer's BOS exactly once where the model expects one.
 
 Every generation stops at the same place for every model, base or adapter: at any EOS id of the
 tokenizer or of the model's generation config, and at the prompt style's stop strings (plain "Q: ... A:"
@@ -13,6 +14,8 @@ import math
 
 import numpy as np
 from tqdm import tqdm
+
+from . import tokens
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +68,7 @@ def generate(model, tokenizer, prompts, *, max_new_tokens: int, batch_size: int 
     dev = next(model.parameters()).device
     with tqdm(total=len(prompts), desc=desc, unit="ex") as bar:
         for idx in _batches(prompts, batch_size, tokenizer):
-            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
-                            add_special_tokens=False).to(dev)
+            enc = tokens.batch(tokenizer, [prompts[i] for i in idx], dev)
             with torch.inference_mode():
                 out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
                                      pad_token_id=tokenizer.pad_token_id, output_logits=with_uncertainty,
@@ -113,8 +115,7 @@ def sequence_nll(model, tokenizer, texts, *, batch_size: int = 8, prefixes=None,
     full = [p + t for p, t in zip(prefixes, texts)] if prefixes is not None else list(texts)
     result = [None] * len(full)
     for idx in tqdm(list(_batches(full, batch_size, tokenizer)), desc=desc, unit="batch"):
-        enc = tokenizer([full[i] for i in idx], return_tensors="pt", padding=True,
-                        add_special_tokens=False).to(dev)
+        enc = tokens.batch(tokenizer, [full[i] for i in idx], dev)
         with torch.inference_mode():
             logits = model(**enc).logits[:, :-1].float()
         target = enc.input_ids[:, 1:]
@@ -123,7 +124,7 @@ def sequence_nll(model, tokenizer, texts, *, batch_size: int = 8, prefixes=None,
         for row, i in enumerate(idx):
             start = 0
             if prefixes is not None:  # score only the continuation's tokens
-                start = max(len(tokenizer(prefixes[i], add_special_tokens=False).input_ids) - 1, 0)
+                start = max(len(tokens.encode(tokenizer, prefixes[i])) - 1, 0)
             keep = mask[row].clone()
             keep[:start] = False
             result[i] = (float(nll[row][keep].sum()), int(keep.sum()))
@@ -179,7 +180,7 @@ def choice_nll(model, tokenizer, prompts, continuations, *, desc: str = "choices
     import torch
 
     dev = next(model.parameters()).device
-    encode = lambda text: tokenizer(text, add_special_tokens=False).input_ids  # noqa: E731
+    encode = lambda text: tokens.encode(tokenizer, text)  # noqa: E731
     prompt_len = [len(encode(p)) for p in prompts]
     joint = [[encode(p + c) for c in conts] for p, conts in zip(prompts, continuations)]
     # per prompt: the tokens its continuations share (at most the prompt's own tokens)
@@ -235,7 +236,7 @@ def generate_shared(model, tokenizer, prompts, *, max_new_tokens: int, batch_siz
 
     import torch
 
-    encode = lambda text: tokenizer(text, add_special_tokens=False).input_ids  # noqa: E731
+    encode = lambda text: tokens.encode(tokenizer, text)  # noqa: E731
     ids = [encode(p) for p in prompts]
     shared = shared_prefix_length(ids)
     if len(prompts) < 2 or shared < min_shared_tokens:

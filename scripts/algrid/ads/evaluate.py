@@ -74,7 +74,8 @@ def judge_records(judge_dir, judge_spec: dict, records: list[dict], rows: list[d
         rec["judge_rating"], rec["judge_output"] = j["rating"], j["output"]
     ratings = [j["rating"] for j in judged if j["rating"] is not None]
     return {"judge": judge_spec["name"], "judge_rating": float(np.mean(ratings)) if ratings else float("nan"),
-            "judge_rated": len(ratings), "judge_unparsed": len(judged) - len(ratings)}
+            "judge_rated": len(ratings), "judge_unparsed": len(judged) - len(ratings),
+            "judge_item_ratings": [j["rating"] for j in judged]}
 
 
 def evaluate(inputs: dict, out_predictions, out_metrics, *, method: str, task: dict, model_spec: dict,

@@ -2,12 +2,17 @@
 mode against each baseline as win / tie / loss per task; the score-vs-cost figure.
 
 Per task (scores averaged over seeds) a method wins against a reference if it is better by more than
-``tie_margin``, loses if it is worse by more, else ties; the mean score difference has a 95% two-level
-bootstrap interval over seeds and tasks (``algrid.stats.bootstrap_interval`` on the seeds x tasks matrix).
+``tie_margin``, loses if it is worse by more, else ties. A method's score is the mean over tasks of each task's
+mean over seeds and test items; its 95% interval is a percentile bootstrap over seeds and test items within each
+task, the tasks held fixed (each task's seeds x items matrix resampled as ``algrid.stats.bootstrap_means`` does, the
+resampled task means averaged), so one seed or one task still has an interval over its test items, and a single
+task's interval is results/summary.csv's. The difference to a reference is resampled the same way, paired: the
+same seeds and items of both methods.
 """
 
 import logging
 
+import numpy as np
 import pandas as pd
 
 from .. import stats
@@ -17,6 +22,7 @@ from ..io import atomic_path, read_json
 log = logging.getLogger(__name__)
 
 ADS_METHODS = ("ads_icl", "ads_lora")
+CI_METHOD = "95% percentile bootstrap over seeds and test items, tasks fixed"
 BASELINES = ("none", "random", "bm25")
 
 
@@ -25,9 +31,37 @@ def _matrix(frame: pd.DataFrame, method: str, values: str = "score") -> pd.DataF
     return frame[frame.strategy == method].pivot_table(index="seed", columns="task", values=values, aggfunc="mean")
 
 
-def _interval(matrix: pd.DataFrame) -> tuple[float, float]:
-    m = matrix.dropna(axis=0, how="any").dropna(axis=1, how="any")
-    return stats.bootstrap_interval(m.to_numpy()) if m.size else (float("nan"), float("nan"))
+def _items(frame: pd.DataFrame, method: str, column: str = "item_scores") -> dict[str, pd.DataFrame]:
+    """task -> seeds x test items of a method's per-item values (NaN where an item has none, e.g. unparsed)."""
+    out = {}
+    for task, runs in frame[frame.strategy == method].groupby("task", sort=True):
+        lengths = {len(v) for v in runs[column]}
+        if len(lengths) != 1:
+            raise DataError(f"ads {task}/{method}", f"{column} of its seeds cover different test rows ({lengths}); "
+                            "rebuild its evaluations")
+        out[task] = pd.DataFrame([[np.nan if x is None else x for x in v] for v in runs[column]],
+                                 index=runs.seed.to_numpy()).groupby(level=0).mean()
+    return out
+
+
+def _draws(matrix: np.ndarray) -> np.ndarray:
+    """The matrix's mean under each two-level resample; over the items that have a value where some have none."""
+    have = ~np.isnan(matrix)
+    if have.all():
+        return stats.bootstrap_means(matrix)
+    num, den = stats.bootstrap_means(np.where(have, matrix, 0.0)), stats.bootstrap_means(have.astype(float))
+    return np.divide(num, den, out=np.full_like(num, np.nan), where=den > 0)
+
+
+def _mean_and_interval(mats: dict[str, np.ndarray]) -> tuple[float, float, float]:
+    """Mean over tasks of each task's mean, and its 95% interval with the tasks fixed (see the module docstring)."""
+    mats = {t: m for t, m in mats.items() if m.size and not np.isnan(m).all()}
+    if not mats:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(np.mean([np.nanmean(m) for m in mats.values()]))
+    draws = np.mean([_draws(m) for m in mats.values()], axis=0)
+    lo, hi = np.nanquantile(draws, [0.025, 0.975])
+    return mean, float(lo), float(hi)
 
 
 def summarize(metric_files, summary_path, verdict_path, *, tie_margin: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -37,17 +71,17 @@ def summarize(metric_files, summary_path, verdict_path, *, tie_margin: float) ->
     rows = []
     for (model, method), group in frame.groupby(["model", "strategy"], sort=True):
         mat = _matrix(group, method)
-        lo, hi = _interval(mat)
+        mean, lo, hi = _mean_and_interval({t: m.to_numpy() for t, m in _items(group, method).items()})
         rows.append({"model": model, "strategy": method, "n_tasks": mat.shape[1], "n_seeds": mat.shape[0],
-                     "score_mean": float(group.score.mean()), "score_ci_low": lo, "score_ci_high": hi,
+                     "score_mean": mean, "score_ci_low": lo, "score_ci_high": hi,
                      "api_cost_total": float(group.api_cost.sum()), "api_cost_mean": float(group.api_cost.mean()),
                      "api_calls_total": int(group.api_calls.sum()),
-                     "ci_method": "95% percentile bootstrap over seeds and tasks"})
-        if "judge_rating" in group and group.judge_rating.notna().any():  # free-text tasks with ads.judge
-            judged = _matrix(group, method, "judge_rating")
-            lo, hi = _interval(judged)
-            rows[-1].update(judge_rating_mean=float(group.judge_rating.mean()), judge_rating_ci_low=lo,
-                            judge_rating_ci_high=hi, judge_n_tasks=judged.shape[1])
+                     "ci_method": CI_METHOD})
+        if "judge_item_ratings" in group and group.judge_item_ratings.notna().any():  # free-text tasks, ads.judge
+            judged = _items(group[group.judge_item_ratings.notna()], method, "judge_item_ratings")
+            mean, lo, hi = _mean_and_interval({t: m.to_numpy() for t, m in judged.items()})
+            rows[-1].update(judge_rating_mean=mean, judge_rating_ci_low=lo, judge_rating_ci_high=hi,
+                            judge_n_tasks=len(judged))
     summary = pd.DataFrame(rows)
     verdicts = []
     pairs = [(m, b) for m in ADS_METHODS for b in BASELINES] + [("ads_lora", "ads_icl")]
@@ -60,7 +94,12 @@ def summarize(metric_files, summary_path, verdict_path, *, tie_margin: float) ->
             if diff.empty:
                 continue
             per_task = diff.mean(axis=0)
-            lo, hi = _interval(diff)
+            mine, other = _items(group, method), _items(group, reference)
+            paired = {}
+            for task in per_task.index:
+                seeds = mine[task].index.intersection(other[task].index)
+                paired[task] = mine[task].loc[seeds].to_numpy() - other[task].loc[seeds].to_numpy()
+            diff_mean, lo, hi = _mean_and_interval(paired)
             verdicts.append({"model": model, "method": method, "reference": reference, "tie_margin": tie_margin,
                              "n_tasks": len(per_task), "n_seeds": diff.shape[0],
                              "wins": int((per_task > tie_margin).sum()), "ties": int((per_task.abs() <= tie_margin).sum()),
@@ -68,7 +107,7 @@ def summarize(metric_files, summary_path, verdict_path, *, tie_margin: float) ->
                              "wins_task_seed": int((diff > tie_margin).sum().sum()),
                              "ties_task_seed": int((diff.abs() <= tie_margin).sum().sum()),
                              "losses_task_seed": int((diff < -tie_margin).sum().sum()),
-                             "diff_mean": float(diff.to_numpy().mean()), "diff_ci_low": lo, "diff_ci_high": hi})
+                             "diff_mean": diff_mean, "diff_ci_low": lo, "diff_ci_high": hi})
     verdict = pd.DataFrame(verdicts)
     for path, table in ((summary_path, summary), (verdict_path, verdict)):
         with atomic_path(path) as tmp:
@@ -78,7 +117,7 @@ def summarize(metric_files, summary_path, verdict_path, *, tie_margin: float) ->
 
 
 def plot_score_vs_cost(summary_path, out_path) -> None:
-    """Mean test score (95% interval over seeds and tasks) against mean API cost per run, one point per method."""
+    """Mean test score (95% interval over seeds and test items, tasks fixed) against mean API cost per run, one point per method."""
     from ..plots import _plt, save
 
     plt = _plt()

@@ -27,9 +27,15 @@ def make_pool(n=N, selected=SELECTED, seed=0, tied=False, dim=8) -> Pool:
         half = n // 2
         embeddings[half:] = embeddings[:n - half]
         texts[half:] = texts[:n - half]
+    features = rng.standard_normal((n, dim)).astype(np.float32)  # model features (badge, bald, rds, less)
+    labels = [f"label:{c}" for c in rng.choice(["a", "b", "c"], size=n)]
+    if tied:
+        features[half:] = features[:n - half]
     return Pool(n=n, selected=np.array(selected, dtype=np.int64), scores=scores, embeddings=embeddings,
                 texts=texts, query_texts=[" ".join(rng.choice(WORDS, size=3)) for _ in range(Q)],
-                query_embeddings=rng.standard_normal((Q, dim)).astype(np.float32))
+                query_embeddings=rng.standard_normal((Q, dim)).astype(np.float32), features=features,
+                query_features=rng.standard_normal((Q, dim)).astype(np.float32),
+                query_groups=np.array([0, 0, 1, 1][:Q]), labels=labels)
 
 
 def check_picks(picks, k, pool):
@@ -74,7 +80,7 @@ def test_k_larger_than_unselected_pool_is_a_config_error(name):
 def test_missing_input_is_named(name):
     strategy = get(name)
     for need in strategy.needs:
-        fields = ["query_texts", "query_embeddings"] if need == "queries" else [need]
+        fields = ["query_texts", "query_embeddings", "query_features"] if need == "queries" else [need]
         pool = make_pool()
         for field in fields:
             setattr(pool, field, None)
@@ -108,7 +114,7 @@ def test_registry():
     assert expected <= set(names()) and names() == sorted(names())
     modules = {m.name for m in pkgutil.iter_modules(strategies.__path__) if not m.name.startswith("_")}
     assert {type(get(n)).__module__.rsplit(".", 1)[1] for n in names()} == modules
-    with pytest.raises(ConfigError, match="unknown strategy 'nope'; known: all, bm25, entropy"):
+    with pytest.raises(ConfigError, match=r"unknown strategy 'nope'; known: all, .*bm25, .*entropy"):
         get("nope")
 
 
@@ -273,3 +279,28 @@ def test_hybrid_rejects_bad_parameters(params):
     key = next(iter(params))
     with pytest.raises(ConfigError, match=f"strategies.hybrid.{key}"):
         get("hybrid").select(0, make_pool(), seed=0, **params)
+
+
+def test_balanced_random_evens_out_the_cumulative_selection():
+    labels = ["label:a"] * 20 + ["label:b"] * 6 + ["label:c"] * 2
+    pool = Pool(n=len(labels), selected=np.array([0, 1, 2, 20]), labels=labels)  # a: 3, b: 1 before
+    selection = get("balanced_random").select(7, pool, seed=0)
+    check_picks(selection.indices, 7, pool)
+    picked = [labels[i] for i in selection.indices]
+    # c has 2 items only: both; b catches up with a (3 before); then they alternate
+    assert picked.count("label:c") == 2 and picked.count("label:b") in (3, 4) and picked.count("label:a") in (1, 2)
+    assert selection.info["stratum_counts"] == {s: picked.count(s) for s in sorted(set(picked))}
+    assert get("balanced_random").select(7, pool, seed=1).indices != selection.indices
+
+
+def test_answer_strata_labels_else_answer_kinds():
+    from algrid.strategies._common import answer_strata
+
+    classification = [{"target": t, "choices": ["pos", "neg"]} for t in ("pos", "neg", "pos")]
+    assert answer_strata(classification) == ["label:pos", "label:neg", "label:pos"]
+    bbh = [{"target": t} for t in ("True", "False") * 3]
+    assert answer_strata(bbh)[:2] == ["label:True", "label:False"]
+    math = [{"target": str(n)} for n in range(40)]
+    assert set(answer_strata(math)) == {"kind:number"}
+    mixed = [{"target": t} for t in ("12", "yes", "(B)", "a long free-text answer")]
+    assert answer_strata(mixed) == ["kind:number", "kind:yes/no", "kind:option", "kind:text"]

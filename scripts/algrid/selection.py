@@ -6,12 +6,13 @@ import numpy as np
 
 from . import strategies
 from .errors import ConfigError
+from .strategies._common import answer_strata
 from .io import read_json, read_jsonl, write_json
 
 log = logging.getLogger(__name__)
 
 
-def load_pool(inputs: dict, rows: list[dict]) -> "strategies.Pool":
+def load_pool(inputs: dict, rows: list[dict], needs: frozenset = frozenset()) -> "strategies.Pool":
     import pandas as pd
 
     previous = read_json(inputs["previous"]) if "previous" in inputs else None
@@ -27,9 +28,41 @@ def load_pool(inputs: dict, rows: list[dict]) -> "strategies.Pool":
         query_texts = [r["input"] for path in _as_list(inputs["queries"]) for r in read_jsonl(path)]
         if "query_embeddings" in inputs:
             query_embeddings = np.concatenate([np.load(p) for p in _as_list(inputs["query_embeddings"])])
+    features = query_features = query_groups = None
+    if "features" in inputs:
+        features = read_features(inputs["features"], [r["id"] for r in rows])[0]
+    if "query_features" in inputs:
+        blocks = [read_features(p)[0] for p in _as_list(inputs["query_features"])]
+        query_features = np.concatenate(blocks)
+        query_groups = np.repeat(np.arange(len(blocks)), [len(b) for b in blocks])
+    labels = answer_strata(rows) if "labels" in needs else None
     return strategies.Pool(n=len(rows), selected=selected, scores=scores, embeddings=embeddings,
                            texts=[r["input"] for r in rows], query_texts=query_texts,
-                           query_embeddings=query_embeddings)
+                           query_embeddings=query_embeddings, features=features, query_features=query_features,
+                           query_groups=query_groups, labels=labels)
+
+
+def read_features(path, ids=None) -> tuple[np.ndarray, dict]:
+    """A model-feature file (``algrid.finetune.features``): its [rows, d] array and its cost record; with
+    ``ids``, checked to be the pool's rows in order."""
+    import json
+
+    with np.load(path) as data:
+        features, found, cost = data["features"], [str(i) for i in data["ids"]], json.loads(str(data["cost"]))
+    if ids is not None and found != [str(i) for i in ids]:
+        raise ConfigError("features", f"{path} does not match the pool's ids; rebuild it")
+    return features, cost
+
+
+def feature_cost(inputs: dict) -> dict | None:
+    """Model calls and seconds of the feature jobs behind a selection (summed over its feature files)."""
+    paths = [p for key in ("features", "query_features") if key in inputs for p in _as_list(inputs[key])]
+    if not paths:
+        return None
+    costs = [read_features(p)[1] for p in paths]
+    total = {"model_calls": sum(c.get("model_calls", 0) for c in costs),
+             "seconds": round(sum(c.get("seconds", 0.0) for c in costs), 3)}
+    return {**total, "jobs": costs}
 
 
 def _as_list(value):
@@ -38,7 +71,7 @@ def _as_list(value):
 
 def select_round(inputs: dict, out_path, *, strategy: str, k: int, seed: int, params: dict, round_: int) -> dict:
     rows = read_jsonl(inputs["pool"])
-    pool = load_pool(inputs, rows)
+    pool = load_pool(inputs, rows, strategies.get(strategy).needs)
     unselected = pool.n - len(pool.selected)
     if k > unselected:
         raise ConfigError("finetune.budgets", f"round {round_} needs {k} new examples but only {unselected} of the "
@@ -52,6 +85,9 @@ def select_round(inputs: dict, out_path, *, strategy: str, k: int, seed: int, pa
         "cumulative_indices": cumulative, "cumulative_ids": [rows[i]["id"] for i in cumulative],
         "info": chosen.info,
     }
+    cost = feature_cost(inputs)
+    if cost is not None:  # what the model features behind these picks cost (warm-up training included)
+        record["params"] = {**chosen.info["params"], "cost": cost}
     if pool.scores is not None:
         cols = [c for c in ("entropy", "least_confidence", "margin", "max_entropy", "perplexity")
                 if c in pool.scores]

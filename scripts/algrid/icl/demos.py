@@ -7,6 +7,7 @@ import numpy as np
 from .. import strategies
 from ..errors import ConfigError, DataError
 from ..io import read_jsonl, write_json
+from ..strategies._common import answer_strata
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,10 @@ def load_pool(inputs: dict, pool_rows: list[dict], queries: list[dict], needs: f
             query_embeddings = query_embeddings[: len(queries)]
     texts = [r["input"] for r in pool_rows] if "texts" in needs else None
     query_texts = [q["input"] for q in queries] if "queries" in needs and "texts" in needs else None
+    labels = answer_strata(pool_rows) if "labels" in needs else None  # balanced_random
     return strategies.Pool(n=len(pool_rows), selected=np.zeros(0, dtype=np.int64), scores=scores,
                            embeddings=embeddings, texts=texts, query_texts=query_texts,
-                           query_embeddings=query_embeddings)
+                           query_embeddings=query_embeddings, labels=labels)
 
 
 def select_demos(inputs: dict, out_path, *, strategy: str, k: int, seed: int, params: dict,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pandas costs a second to import; the workflow imports this 
 
 from algrid.errors import ConfigError
 
-NEEDS = frozenset({"scores", "embeddings", "texts", "queries"})
+NEEDS = frozenset({"scores", "embeddings", "texts", "queries", "features", "labels"})
 
 
 @dataclass
@@ -30,7 +30,11 @@ class Pool:
     ``scores`` has one row per pool item (pool order) with the columns entropy,
     least_confidence, margin, max_entropy, perplexity. ``queries`` in ``needs`` means the
     query side of the pool inputs a strategy uses: ``query_embeddings`` next to
-    ``embeddings``, ``query_texts`` next to ``texts``.
+    ``embeddings``, ``query_texts`` next to ``texts``, ``query_features`` next to ``features``
+    (``query_groups``: the eval task, 0, 1, ..., of each query row).
+    ``features`` are one row per pool item computed by a model job for the strategy (its
+    ``features`` kind: gradient embeddings, dropout mutual information, hidden states);
+    ``labels`` one stratum per pool item (``_common.answer_strata``: the label or answer kind).
     """
 
     n: int
@@ -40,6 +44,10 @@ class Pool:
     texts: list[str] | None = None
     query_texts: list[str] | None = None
     query_embeddings: np.ndarray | None = None
+    features: np.ndarray | None = None
+    query_features: np.ndarray | None = None
+    query_groups: np.ndarray | None = None
+    labels: list[str] | None = None
 
 
 @dataclass
@@ -51,7 +59,9 @@ class Selection:
 class Strategy:
     """Base class: checks inputs, k and parameters, then calls ``_pick``.
 
-    Subclasses set ``name``, ``needs``, ``defaults`` (and ``per_query``), implement
+    Subclasses set ``name``, ``needs``, ``defaults`` (and ``per_query``; ``features``, the kind of model
+    features a model job computes for the strategy, with ``feature_params``, the parameters that job
+    uses, so that changing another reruns only the selection), implement
     ``_pick(k, pool, candidates, seed, params) -> (indices, info)``, where ``candidates``
     are the unselected pool indices in increasing order and ``1 <= k <= len(candidates)``,
     and override ``check(params)`` to validate parameter values. Per-query strategies also
@@ -62,6 +72,8 @@ class Strategy:
     needs: frozenset = frozenset()
     per_query: bool = False
     defaults: dict = {}
+    features: str | None = None
+    feature_params: tuple = ()
 
     def select(self, k: int, pool: Pool, seed: int, **params) -> Selection:
         params = self.resolve_params(params)
@@ -130,14 +142,14 @@ class Strategy:
 
 
 def _fields(needs: frozenset) -> list[str]:
-    fields = [f for f in ("scores", "embeddings", "texts") if f in needs]
+    fields = [f for f in ("scores", "embeddings", "texts", "features", "labels") if f in needs]
     if "queries" in needs:
-        fields += [f"query_{f}" for f in ("embeddings", "texts") if f in needs]
+        fields += [f"query_{f}" for f in ("embeddings", "texts", "features") if f in needs]
     return fields
 
 
 def _check_sizes(pool: Pool) -> None:
-    for field in ("scores", "embeddings", "texts"):
+    for field in ("scores", "embeddings", "texts", "features", "labels"):
         value = getattr(pool, field)
         if value is not None and len(value) != pool.n:
             raise ValueError(f"pool.{field} has {len(value)} rows for a pool of {pool.n} items")

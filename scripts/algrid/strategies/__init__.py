@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pandas costs a second to import; the workflow imports this 
 
 from algrid.errors import ConfigError
 
-NEEDS = frozenset({"scores", "embeddings", "texts", "queries", "features", "labels"})
+NEEDS = frozenset({"scores", "embeddings", "texts", "queries", "features", "labels", "model"})
 
 
 @dataclass
@@ -35,6 +35,8 @@ class Pool:
     ``features`` are one row per pool item computed by a model job for the strategy (its
     ``features`` kind: gradient embeddings, dropout mutual information, hidden states);
     ``labels`` one stratum per pool item (``_common.answer_strata``: the label or answer kind).
+    ``model`` is the model a strategy calls while it selects: a scorer of demonstration sets on the
+    pool, eval and dev rows (``_model.Scorer``) that counts its model calls.
     """
 
     n: int
@@ -48,6 +50,7 @@ class Pool:
     query_features: np.ndarray | None = None
     query_groups: np.ndarray | None = None
     labels: list[str] | None = None
+    model: object | None = None
 
 
 @dataclass
@@ -145,7 +148,7 @@ def _fields(needs: frozenset) -> list[str]:
     fields = [f for f in ("scores", "embeddings", "texts", "features", "labels") if f in needs]
     if "queries" in needs:
         fields += [f"query_{f}" for f in ("embeddings", "texts", "features") if f in needs]
-    return fields
+    return fields + ["model"] * ("model" in needs)
 
 
 def _check_sizes(pool: Pool) -> None:

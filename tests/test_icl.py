@@ -428,6 +428,58 @@ def test_rouge_and_judge_intervals_bootstrap_items_with_one_seed(tmp_path):
         tuple(np.quantile(direct, [0.025, 0.975])), rel=1e-5)
 
 
+def test_results_summary_scores_icl_tasks_by_their_own_metric_as_the_icl_summary(tmp_path):
+    """One metric per task, as for ads: results/summary.csv's row for an icl free-text task is ROUGE-L (not exact
+    match), its mean and interval equal to results/icl_summary.csv's ``rouge_l`` (the same two-level bootstrap over
+    seeds and items, seeds in the same order though paths sort seed10 before seed2); the difference with random is
+    ROUGE-L's; a judge's rating stays in its own columns; a classification task stays accuracy, equal to the icl
+    summary's; a stale free-text file without per-item ROUGE-L is refused, not scored by exact match."""
+    words = "the cat sat on a mat while dogs ran far away".split()
+    files = []
+    for strategy, shift in (("random", 0), ("similarity", 2)):
+        for seed in (2, 10):
+            text = [{"id": f"t{i}", "target": " ".join(words[:6]),
+                     "output": " ".join(words[(i + shift + seed) % 5:(i + shift + seed) % 5 + 1 + (i * seed) % 7])}
+                    for i in range(20)]
+            preds = tmp_path / f"text-{strategy}-seed{seed}.jsonl"
+            write_jsonl(preds, [{**r, "pred": r["output"]} for r in text])
+            judged = tmp_path / f"text-{strategy}-seed{seed}.judge.jsonl"
+            write_jsonl(judged, [{"id": r["id"], "rating": 1 + (i * 3 + seed) % 10} for i, r in enumerate(text)])
+            ident = {"family": "icl", "task": "flan", "model": "m", "strategy": strategy, "shots": 4, "seed": seed,
+                     "eval_task": "flan"}
+            files.append(tmp_path / f"text-{strategy}-seed{seed}.json")
+            score.score_file(preds, files[-1], metric="text", identity=ident, judgments_path=judged)
+            preds = tmp_path / f"label-{strategy}-seed{seed}.jsonl"
+            write_jsonl(preds, _label_records(seed + len(strategy)))
+            files.append(tmp_path / f"label-{strategy}-seed{seed}.json")
+            score.score_file(preds, files[-1], metric="label", identity={**ident, "task": "sst2", "eval_task": "sst2"})
+    files = sorted(files, key=str)  # as rules/common.smk's icl_metric_files: seed10 before seed2
+    icl = summary.summarize(files, tmp_path / "icl_summary.csv").set_index(["task", "strategy"])
+    out = [tmp_path / n for n in ("final.csv", "final.json", "summary.csv")]
+    aggregate(files, *out)
+    final, table = pd.read_csv(out[0]), pd.read_csv(out[2]).set_index(["task", "strategy"])
+    assert set(table.loc["flan"].metric) == {"rouge_l"} and set(final[final.task == "flan"].metric) == {"rouge_l"}
+    flan = final[final.task == "flan"]
+    assert (flan.accuracy == flan.n_correct / flan.n_total).all() and (flan.accuracy < flan.rouge_l).all()
+    assert flan.judge_score.between(1, 10).all()  # the judge's rating: its own column, not the task metric
+    for strategy in ("random", "similarity"):
+        mine, theirs = table.loc[("flan", strategy)], icl.loc[("flan", strategy)]
+        assert 0 < theirs.rouge_l_ci_low < theirs.rouge_l_mean < theirs.rouge_l_ci_high
+        assert (mine.accuracy_mean, mine.accuracy_ci_low, mine.accuracy_ci_high) == pytest.approx(
+            (theirs.rouge_l_mean, theirs.rouge_l_ci_low, theirs.rouge_l_ci_high))
+        assert (mine.n_seeds, mine.n_items) == (theirs.rouge_l_n_seeds, theirs.rouge_l_n_items) == (2, 20)
+        sst2 = table.loc[("sst2", strategy)]
+        assert sst2.metric == "label" and (sst2.accuracy_mean, sst2.accuracy_ci_low, sst2.accuracy_ci_high) == (
+            pytest.approx((icl.loc[("sst2", strategy)].accuracy_mean, icl.loc[("sst2", strategy)].accuracy_ci_low,
+                           icl.loc[("sst2", strategy)].accuracy_ci_high)))
+    assert table.loc[("flan", "similarity")].diff_vs_random == pytest.approx(
+        icl.loc[("flan", "similarity")].rouge_l_mean - icl.loc[("flan", "random")].rouge_l_mean)
+    stale = next(f for f in files if f.name.startswith("text-"))
+    write_json(stale, {**read_json(stale), "item_scores": {}})
+    with pytest.raises(DataError, match="no per-item rouge_l"):
+        aggregate(files, *out)
+
+
 def test_icl_grid_helpers():
     common = load_common()
     config = full_config({"icl": {"tasks": ["sst2"], "models": ["smollm2-135m"], "strategies": ["random", "perplexity_high", "similarity"],

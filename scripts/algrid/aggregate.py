@@ -11,6 +11,7 @@ import logging
 import pandas as pd
 
 from . import stats
+from .errors import DataError
 from .finetune import baselines
 from .io import atomic_path, read_json, write_json
 
@@ -37,30 +38,57 @@ def read_metrics(metric_files) -> pd.DataFrame:
     return frame
 
 
+ICL_TASK_METRIC = {"text": "rouge_l"}  # icl metric kind -> the column its task is scored by (else accuracy)
+
+
+def own_metric(row) -> tuple[str, float, list | None] | None:
+    """(name, run value, per-item values or None) of a metrics file's task metric where the file declares it
+    (ads) or it is not exact-match accuracy (icl free text); None otherwise (the row's accuracy is its metric).
+
+    ads files name it (``score_name``, ``score``, ``item_scores`` a list). icl files carry every metric of their
+    kind (``algrid.icl.score``: ``item_scores`` a dict by column); their task metric is the one
+    results/icl_summary.csv reports for it: ROUGE-L for a free-text task (``ICL_TASK_METRIC``; the judge's
+    rating stays in its own columns), accuracy for classification, multichoice (macro-F1 beside it), math and
+    BBH."""
+    items = row.get("item_scores")
+    if isinstance(row.get("score_name"), str) and pd.notna(row.get("score")):
+        name, value = row["score_name"], row["score"]
+        items = items if isinstance(items, list) else None
+    elif row.get("family") == "icl" and row.get("metric") in ICL_TASK_METRIC:
+        name = ICL_TASK_METRIC[row["metric"]]
+        value = row.get(name)
+        if value is None or pd.isna(value):
+            return None
+        items = items.get(name) if isinstance(items, dict) else None
+    else:
+        return None
+    return name, float(value), items
+
+
 def task_metric(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One metric per task: the ``metric`` column names it and the summary's mean and interval are over it.
 
-    ads metrics files carry the task's own metric as ``score_name`` (ROUGE-L for a free-text task, accuracy
-    otherwise), its per-run value as ``score`` and the per-item values as ``item_scores`` (what
-    results/ads/summary.csv is computed from). Their rows get ``metric`` = ``score_name``; the returned second
-    frame (the statistics' input) has ``accuracy`` / ``item_correct`` replaced by ``score`` / ``item_scores`` for
-    them, so results/summary.csv's ``accuracy_mean`` and interval are the task's metric (as in
-    results/ads/summary.csv), by the same two-level bootstrap over seeds and items. Other rows are unchanged;
-    in final_metrics.csv an ads row keeps its exact-match ``accuracy`` next to ``score``."""
-    if "score_name" not in frame:
+    Where a row's task metric is not exact-match accuracy (``own_metric``: an ads or icl free-text task's
+    ROUGE-L), the row gets ``metric`` = its name, and the returned second frame (the statistics' input) has
+    ``accuracy`` / ``item_correct`` replaced by the run's value and its per-item values, so results/summary.csv's
+    ``accuracy_mean`` and interval are the task's metric, by the same two-level bootstrap over seeds and items
+    as results/ads/summary.csv and results/icl_summary.csv. Other rows are unchanged; in final_metrics.csv such
+    a row keeps its exact-match ``accuracy`` next to its metric's own column. A row with per-item results but
+    without its metric's per-item values (a stale file) is a data error: its interval would be exact match's."""
+    own = {i: m for i, row in frame.iterrows() if (m := own_metric(row)) is not None}
+    if not own:
         return frame, frame
-    frame = frame.copy()
-    ads = frame["score_name"].notna() & frame["score"].notna()
-    if not ads.any():
-        return frame, frame
-    frame.loc[ads, "metric"] = frame.loc[ads, "score_name"]
-    values = frame.copy()
-    values.loc[ads, "accuracy"] = values.loc[ads, "score"].astype(float)
-    if "item_scores" in values and "item_correct" in values:
-        lists = ads & values["item_scores"].map(lambda v: isinstance(v, list))
+    frame, values = frame.copy(), frame.copy()
+    if "item_correct" in values:
         values["item_correct"] = values["item_correct"].astype(object)
-        for i in values.index[lists]:
-            values.at[i, "item_correct"] = [float(v) for v in values.at[i, "item_scores"]]
+    for i, (name, value, items) in own.items():
+        frame.at[i, "metric"] = values.at[i, "metric"] = name
+        values.at[i, "accuracy"] = value
+        if items is not None:
+            values.at[i, "item_correct"] = [float(v) for v in items]
+        elif name != "accuracy" and isinstance(values.at[i, "item_ids"] if "item_ids" in values else None, list):
+            raise DataError(frame.at[i, "source"], f"has per-item results but no per-item {name} (item_scores); "
+                            "rescore it")
     return frame, values
 
 

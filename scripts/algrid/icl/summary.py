@@ -81,6 +81,8 @@ def summarize(metric_files, out_path):
     from ..aggregate import INTERNAL, read_metrics
 
     frame = read_metrics(metric_files)
+    if "seed" in frame:  # each cell's seeds in results/summary.csv's order (paths sort seed10 before seed2)
+        frame = frame.sort_values("seed", kind="stable")
     if frame.empty:
         summary = pd.DataFrame(columns=SUMMARY_KEYS + stats.STAT_COLUMNS)
     else:

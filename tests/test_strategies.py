@@ -4,6 +4,7 @@ import pkgutil
 import numpy as np
 import pandas as pd
 import pytest
+from fake_model import FakeScorer
 from rank_bm25 import BM25Okapi
 
 import algrid.strategies as strategies
@@ -35,7 +36,7 @@ def make_pool(n=N, selected=SELECTED, seed=0, tied=False, dim=8) -> Pool:
                 texts=texts, query_texts=[" ".join(rng.choice(WORDS, size=3)) for _ in range(Q)],
                 query_embeddings=rng.standard_normal((Q, dim)).astype(np.float32), features=features,
                 query_features=rng.standard_normal((Q, dim)).astype(np.float32),
-                query_groups=np.array([0, 0, 1, 1][:Q]), labels=labels)
+                query_groups=np.array([0, 0, 1, 1][:Q]), labels=labels, model=FakeScorer())
 
 
 def check_picks(picks, k, pool):

@@ -268,7 +268,17 @@ def icl_select_inputs(w, config) -> dict:
         inputs["embeddings"] = f"results/embeddings/{w.task}/{icl['embedder']}.npy"
         if "queries" in needs:
             inputs["query_embeddings"] = f"results/embeddings/{w.task}/{icl['embedder']}.eval.npy"
+    if "model" in needs:  # strategies that call the model while they select (mdl, votek, set_search)
+        inputs["model"] = f"results/models/{w.model}"
+        task = config["tasks"][w.task]
+        if "dev" in task.get(splits_key(task, config.get("data_source", "local")), {}):
+            inputs["dev"] = f"results/data/{w.task}/dev.jsonl"
     return inputs
+
+
+def icl_select_predict(w, config) -> dict | None:
+    """What a strategy that calls the model needs of icl_predict's settings (None for the others)."""
+    return icl_predict_params(w, config) if "model" in strategy_needs(w.strategy) else None
 
 
 def icl_identity(w) -> dict:

@@ -13,7 +13,10 @@ rule icl_select:
     benchmark:
         f"{ICL}/benchmarks/select.tsv"
     conda:
-        "../envs/select.yaml"
+        "../envs/model.yaml"  # mdl, votek and set_search call the model
+    threads: config["threads"]["model"]
+    resources:
+        gpu=lambda w: int("model" in strategy_needs(w.strategy)),
     params:
         code=code_version("icl_select"),
         strategy=lambda w: w.strategy,
@@ -21,6 +24,7 @@ rule icl_select:
         seed=lambda w: int(w.seed),
         strategy_params=lambda w: config["strategies"].get(w.strategy, {}),
         eval_limit=(config.get("icl") or {}).get("eval_limit"),
+        predict=lambda w: icl_select_predict(w, config),
     script:
         "../scripts/icl_select.py"
 

@@ -1,6 +1,7 @@
 """Choosing demonstrations: one set for every eval row, or one set per eval row (per-query strategies)."""
 
 import logging
+import time
 
 import numpy as np
 
@@ -49,17 +50,43 @@ def load_pool(inputs: dict, pool_rows: list[dict], queries: list[dict], needs: f
                            query_embeddings=query_embeddings, labels=labels)
 
 
+def dev_rows(inputs: dict, all_eval: list[dict]) -> list[dict]:
+    """The task's dev rows (none without a dev split); a dev row that is also an eval row is a DataError."""
+    if "dev" not in inputs:
+        return []
+    rows = read_jsonl(inputs["dev"])
+    eval_ids = {r["id"] for r in all_eval}
+    eval_inputs = {_comparable(r["input"]) for r in all_eval}
+    for row in rows:
+        if row["id"] in eval_ids or _comparable(row["input"]) in eval_inputs:
+            raise DataError(inputs["dev"], f"dev row '{row['id']}' also occurs in the eval split {inputs['eval']}; "
+                            "rebuild the task's data (prepare_dataset removes overlaps)")
+    return rows
+
+
 def select_demos(inputs: dict, out_path, *, strategy: str, k: int, seed: int, params: dict,
-                 eval_limit: int | None) -> dict:
-    """Pick k demonstrations (one set, or one set per eval row for per-query strategies) -> demos.json."""
+                 eval_limit: int | None, predict: dict | None = None) -> dict:
+    """Pick k demonstrations (one set, or one set per eval row for per-query strategies) -> demos.json.
+
+    A strategy that calls the model (``model`` in its needs) gets ``inputs["model"]`` loaded as ``predict``
+    (icl_predict's settings) says, with the dev split's rows when the task has one. The record holds the
+    resolved parameters and the selection's cost (model calls, seconds)."""
     pool_rows = read_jsonl(inputs["pool"])
     all_eval = read_jsonl(inputs["eval"])
     queries = all_eval[:eval_limit] if eval_limit else all_eval
     if k > len(pool_rows):
         raise ConfigError("icl.shots", f"{k} shots but the pool {inputs['pool']} has {len(pool_rows)} rows")
     chosen = strategies.get(strategy)
+    resolved = chosen.resolve_params(params)
+    start = time.perf_counter()
     pool = load_pool(inputs, pool_rows, queries, chosen.needs)
-    record = {"strategy": strategy, "k": k, "seed": seed, "params": params, "per_query": chosen.per_query,
+    if "model" in chosen.needs:
+        from .scorer import load_scorer  # torch: only for the strategies that call the model
+
+        settings = dict(predict or {})
+        pool.model = load_scorer(inputs["model"], model=settings.pop("model", {}), pool_rows=pool_rows,
+                                 queries=queries, dev_rows=dev_rows(inputs, all_eval), **settings)
+    record = {"strategy": strategy, "k": k, "seed": seed, "params": resolved, "per_query": chosen.per_query,
               "pool_size": len(pool_rows), "n_eval": len(queries)}
     if chosen.per_query:
         lists = chosen.select_per_query(k, pool, seed, **params)
@@ -72,6 +99,8 @@ def select_demos(inputs: dict, out_path, *, strategy: str, k: int, seed: int, pa
         record["ids"] = [pool_rows[i]["id"] for i in selection.indices]
         record["info"] = selection.info
         used = set(selection.indices)
+    record["cost"] = {"model_calls": int(pool.model.calls) if pool.model is not None else 0,
+                      "seconds": round(time.perf_counter() - start, 3)}
     eval_ids = {r["id"] for r in all_eval}
     eval_inputs = {_comparable(r["input"]) for r in all_eval}
     for i in sorted(used):

@@ -2,8 +2,6 @@
 
 import hashlib
 
-import numpy as np
-
 from algrid.strategies._model import Scorer
 
 
@@ -32,7 +30,3 @@ class FakeScorer(Scorer):
 def losses(query: int, demos, n_options: int) -> list[float]:
     """The fake NLL per answer token of each option of eval row ``query`` with ``demos`` shown."""
     return [3.0 * _unit("nll", query, tuple(demos), o) for o in range(n_options)]
-
-
-def as_array(values) -> np.ndarray:
-    return np.asarray(values, dtype=np.float64)

@@ -57,7 +57,7 @@ class ModelScorer(Scorer):
 
     def confidence(self, items, demos):
         rows, shown = self._demos(items), self._demos(demos)
-        if self.pc["family"] in LOGLIK_FAMILIES:
+        if self.loglik:
             texts, options = self._option_prompts(rows, [shown] * len(rows))
             return [-min(nll) for nll in self._mean_nll(texts, options)]
         limit = self.context and self.context - self.max_new_tokens

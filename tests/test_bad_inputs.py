@@ -6,6 +6,7 @@ BAD_INPUTS counts the distinct cases (the README quotes it).
 """
 
 import copy
+import json
 import math
 import subprocess
 import sys
@@ -16,15 +17,21 @@ import pytest
 import yaml
 from algrid import config as cfg
 from algrid import metrics, strategies
+from algrid.ads import grid as ads_grid
+from algrid.ads import loop as ads_loop
 from algrid.data import load_split
 from algrid.errors import AlgridError, ConfigError, DataError
+from algrid.finetune.grid import check_finetune_extras
 from algrid.icl import judge, score
 from algrid.io import read_json, read_jsonl
+from algrid.safety import grid as safety_grid
+from algrid.safety import prompts as safety_prompts
 from algrid.tasks import for_source
 from conftest import DATA_ROOT, DEFAULT_GRID, REPO, TINY, snakemake, workdir
 from snakemake.utils import update_config
 
 SCHEMA = REPO / "config" / "schema.yaml"
+EXPERIMENTS = REPO / "config" / "experiments"
 TASK = "two-digit-addition"
 MODEL = "smollm2-135m"
 
@@ -35,6 +42,7 @@ def base():
     config = {}
     for path in (REPO / "config" / "tasks.yaml", REPO / "config" / "defaults.yaml", DEFAULT_GRID, TINY):
         update_config(config, yaml.safe_load(path.read_text()))
+    config["data_root"] = str(DATA_ROOT)  # the safety and ads checks read the real data's files
     return config
 
 
@@ -45,10 +53,14 @@ def merged(base, change: dict) -> dict:
 
 
 def validate(config) -> None:
-    """What the Snakefile does before any job: the schema, then the cross-key checks."""
+    """What the Snakefile does before any job: the schema, then the cross-key checks (algrid.config's, then those
+    of rules/ads.smk, rules/safety.smk and rules/metrics.smk, in the order they are included)."""
     cfg.check_schema(config, SCHEMA)
     config["tasks"] = for_source(config["tasks"], config.get("data_source", "local"))
     cfg.check_config(config)
+    ads_grid.check_ads_config(config)
+    safety_grid.check_safety(config)
+    check_finetune_extras(config)
 
 
 def one_line(error: Exception) -> str:
@@ -115,7 +127,7 @@ SCHEMA_CASES = [
 
 CROSS_CASES = [
     ({"finetune": {"models": ["smollm2-135"]}}, ("config key 'finetune.models': unknown model 'smollm2-135' (did you "
-                                                "mean 'smollm2-135m'?); known (models): smollm2-135m")),
+                                                "mean 'smollm2-135m'?); known (models): ")),
     ({"finetune": {"presets": ["tinyy"]}}, ("config key 'finetune.presets': unknown preset 'tinyy' (did you mean "
                                            "'tiny'?)")),
     ({"finetune": {"eval_tasks": ["two-digit-adition"]}}, ("config key 'finetune.eval_tasks': unknown task "
@@ -140,7 +152,87 @@ CROSS_CASES = [
 ]
 
 
-@pytest.mark.parametrize("change, expected", SCHEMA_CASES + CROSS_CASES)
+# the newer families: safety (and its judges), thresholds, adapters, ads; a grid of each over the tiny one
+SAFETY = {"models": [MODEL]}  # the standalone safety grid: the model alone (adapter 'base')
+ADS = {"tasks": [TASK], "models": [MODEL], "optimizer": MODEL, "seeds": [0], "heldout": 4}
+GHOST = {"family": "math", "metric": "numeric", "splits": {"pool": {"path": "/nonexistent/pool.jsonl"},
+                                                            "eval": {"path": "/nonexistent/eval.jsonl"}}}
+AILUMINATE_ROWS = 1200  # prompts of ../shared/data/ailuminate/demo_en_us.csv
+
+FAMILY_CASES = [
+    # safety: sizes beyond the files, files that are not there, runs that do not exist
+    ({"safety": {**SAFETY, "n_prompts": 5000}}, (f"config key 'safety.n_prompts': 5000 prompts asked for, but the "
+                                                 f"AILuminate file {DATA_ROOT}/ailuminate/demo_en_us.csv "
+                                                 f"(safety.prompts) holds {AILUMINATE_ROWS}; set at most "
+                                                 f"{AILUMINATE_ROWS}")),
+    ({"finetune": {"safety": True}, "safety": {"n_prompts": 1201}}, "config key 'safety.n_prompts': 1201 prompts"),
+    ({"safety": {**SAFETY, "prompts": "/nonexistent/prompts.csv"}}, ("config key 'safety.prompts': file "
+                                                                     "'/nonexistent/prompts.csv' does not exist")),
+    ({"safety": {**SAFETY, "pyrit_root": "/nonexistent/pyrit"}}, ("config key 'safety.pyrit_root': "
+                                                                  "'/nonexistent/pyrit' holds no objective/*.csv")),
+    ({"safety": {**SAFETY, "adapters": []}}, (f"config key 'safety.models': model '{MODEL}' has no run: "
+                                              "safety.adapters (empty) holds neither 'base' nor an adapter")),
+    ({"safety": {**SAFETY, "reference": {"model": MODEL, "adapter": "mine"}}}, (f"config key 'safety.reference': "
+                                                                               f"{MODEL}/mine is not a run")),
+    ({"safety": {"judges": ["refusall"]}}, "config key 'safety.judges': unknown judge 'refusall' (did you mean"),
+    ({"safety": {"min_valid": 1.5}}, "config key 'safety.min_valid': 1.5 is greater than the maximum of 1"),
+    ({"safety": {"validation_limit": 0}}, "config key 'safety.validation_limit': 0 is less than the minimum of 1"),
+    ({"safety": {"tie": "coin"}}, "config key 'safety.tie': 'coin' is not one of unsafe, safe, invalid"),
+    ({"judges": {"smollm2-judge": {"guidelines": "resources/safety/missing.txt"}}},
+     "config key 'judges.smollm2-judge.guidelines': file 'resources/safety/missing.txt' does not exist"),
+    ({"judges": {"mine": {"kind": "llm", "model": "smollm2"}}}, ("config key 'judges.mine.model': 'smollm2' is "
+                                                                "neither a models: id (did you mean 'smollm2-135m'?)")),
+    ({"judges": {"mine": {"kind": "guard"}}}, "config key 'judges.mine.model': a guard judge needs a model"),
+    ({"judges": {"mine": {"kind": "regex"}}}, "config key 'judges.mine.kind': 'regex' is not one of llm, guard"),
+    # adapters: local directories that are not PEFT adapters, ids that name nothing
+    ({"adapters": {"mine": {"source": "/nonexistent/adapter", "model": MODEL}},
+      "safety": {**SAFETY, "adapters": ["base", "mine"]}},
+     "config key 'adapters.mine.source': adapter directory '/nonexistent/adapter' does not exist"),
+    ({"adapters": {"mine": {"source": str(REPO / "config"), "model": MODEL}},
+      "finetune": {"adapters": {"mine": "tiny"}}},
+     f"config key 'adapters.mine.source': '{REPO / 'config'}' is not a PEFT adapter: adapter_config.json missing"),
+    ({"safety": {**SAFETY, "adapters": ["base", "mine"]}}, "config key 'safety.adapters': unknown adapter 'mine'"),
+    ({"finetune": {"adapters": {"mine": "tiny"}}}, "config key 'finetune.adapters.mine': unknown adapter 'mine'"),
+    ({"adapters": {"mine": {"source": "/a", "model": "gemma3-270m"}}, "safety": {**SAFETY, "adapters": ["mine"]}},
+     "config key 'safety.adapters': adapter 'mine' is for model 'gemma3-270m' (adapters.mine.model), which is not"),
+    ({"adapters": {"mine": {"source": "/a", "model": "smollm2"}}}, "config key 'adapters.mine.model': unknown model"),
+    ({"adapters": {"base": {"source": "/a", "model": MODEL}}}, "config key 'adapters.base': 'base' stands for no"),
+    # thresholds: a bar no run can clear, metrics and presets that are not there
+    ({"thresholds": {"tiny": {"accuracy": 0.3, "safety": 0.3}}}, ("config key 'thresholds.tiny.safety': a safety "
+                                                                 "threshold, but finetune.safety is off: every run "
+                                                                 "of preset 'tiny' would fail")),
+    ({"thresholds": {"tiny": {}}}, "config key 'thresholds.tiny': {} should be non-empty"),
+    ({"thresholds": {"tiny": {"acuracy": 0.3}}}, ("config key 'thresholds.tiny.acuracy': unknown key (did you mean "
+                                                 "'accuracy'?)")),
+    ({"thresholds": {"tiny": {"safety": 1.5}}}, "config key 'thresholds.tiny.safety': 1.5 is greater than the maximum"),
+    ({"thresholds": {"tinyy": {"accuracy": 0.3}}}, "config key 'thresholds.tinyy': unknown preset 'tinyy' (did you"),
+    # ads: held-out rows that leave the optimizer nothing, a reward that cannot see the data, ids and files
+    ({"ads": {**ADS, "heldout": 20}}, ("config key 'ads.heldout': 20 held-out rows leave no pool row for the "
+                                       f"optimizer's example inputs: tasks.{TASK}.splits.pool holds at most 20 rows")),
+    ({"ads": {**ADS, "max_docs": 0, "max_demos": 0}}, ("config key 'ads.max_docs': 0, and ads.max_demos is 0: the "
+                                                       "reward's held-out score sees none of the collected data")),
+    ({"ads": {**ADS, "modes": []}}, "config key 'ads.modes': [] should be non-empty"),
+    ({"ads": {**ADS, "descriptions": {"two-digit-adition": "add"}}}, ("config key 'ads.descriptions.two-digit-adition':"
+                                                                      " 'two-digit-adition' is not one of ads.tasks "
+                                                                      f"(did you mean '{TASK}'?)")),
+    ({"ads": {**ADS, "corpus": {"path": "/nonexistent/corpus.json", "text": ["facts"]}}},
+     "config key 'ads.corpus.path': file '/nonexistent/corpus.json' does not exist"),
+    ({"tasks": {"ghost": GHOST}, "ads": {**ADS, "tasks": ["ghost"]}}, ("config key 'tasks.ghost.splits.pool.path': "
+                                                                      "file not found: /nonexistent/pool.jsonl")),
+    ({"ads": {**ADS, "tasks": ["two-digit-adition"]}}, ("config key 'ads.tasks': unknown task 'two-digit-adition' "
+                                                        f"(did you mean '{TASK}'?)")),
+    ({"ads": {**ADS, "optimizer": "smollm2"}}, ("config key 'ads.optimizer': unknown model 'smollm2' (did you mean "
+                                                f"'{MODEL}'?)")),
+    ({"ads": {**ADS, "optimizer": None}}, "config key 'ads.optimizer': no optimizer model"),
+    ({"ads": {**ADS, "judge": "judge-model"}}, "config key 'ads.judge': unknown model 'judge-model'"),
+    ({"ads": {**ADS, "preset": "tinyy"}}, "config key 'ads.preset': unknown preset 'tinyy' (did you mean 'tiny'?)"),
+    ({"ads": {**ADS, "seeds": []}}, "config key 'ads.seeds': is empty, but the ads grid names tasks"),
+    ({"ads": {**ADS, "iterations": 0}}, "config key 'ads.iterations': 0 is less than the minimum of 1"),
+    ({"ads": {**ADS, "budget": 0}}, "config key 'ads.budget': 0 is less than or equal to the minimum of 0"),
+]
+
+
+@pytest.mark.parametrize("change, expected", SCHEMA_CASES + CROSS_CASES + FAMILY_CASES)
 def test_bad_config_is_one_line_naming_the_key(base, change, expected):
     with pytest.raises(ConfigError) as caught:
         validate(merged(base, change))
@@ -149,6 +241,71 @@ def test_bad_config_is_one_line_naming_the_key(base, change, expected):
 
 def test_the_tiny_grid_itself_is_valid(base):
     validate(merged(base, {}))  # the cases above fail for their change only
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({"adapter_config.json": '{"peft_type": "LORA"}'}, ("'{path}' has no adapter weights (adapter_model.safetensors "
+                                                         "or adapter_model.bin)")),
+    ({"adapter_config.json": '{"peft_type": ', "adapter_model.safetensors": ""},
+     "{path}/adapter_config.json: not valid JSON (Expecting value, line 1)"),
+])
+def test_a_local_adapter_that_is_not_a_peft_adapter_is_one_line(base, tmp_path, files, expected):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    change = {"adapters": {"mine": {"source": str(tmp_path), "model": MODEL}},
+              "safety": {**SAFETY, "adapters": ["base", "mine"]}}
+    with pytest.raises(ConfigError) as caught:
+        validate(merged(base, change))
+    assert one_line(caught.value) == f"config key 'adapters.mine.source': {expected.format(path=tmp_path)}"
+
+
+def test_a_prompt_file_that_is_not_ailuminate_stops_planning(base, tmp_path):
+    """Planning reads the AILuminate file (to count its prompts): a file of another layout is one line at file."""
+    path = tmp_path / "prompts.csv"
+    path.write_text("id,prompt\np1,How?\n")
+    with pytest.raises(DataError) as caught:
+        validate(merged(base, {"safety": {**SAFETY, "prompts": str(path)}}))
+    assert one_line(caught.value) == (f"{path}: not an AILuminate prompt file: column(s) release_prompt_id, "
+                                      "prompt_text, hazard missing")
+
+
+# only the data shows these: the first job that reads it stops with the line, before any model loads, writing nothing
+
+
+@pytest.mark.parametrize("questions, expected", [
+    (["q0", "q1", "q2", "q3"], ("config key 'ads.heldout': 4 held-out rows, but {pool} holds 4 pool rows of task 't': "
+                                "none is left for the optimizer's example inputs; set ads.heldout below 4")),
+    (["q0", "q1", "q2", "q3", " Q0", "q1"], ("config key 'ads.heldout': every pool row of task 't' after the first 4 "
+                                             "({pool}) repeats a held-out question: none is left for the optimizer's "
+                                             "example inputs; lower ads.heldout")),
+])
+def test_ads_heldout_beyond_the_real_pool_stops_its_first_job(tmp_path, questions, expected):
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"id": f"r{i}", "input": q, "target": "yes"}) + "\n"
+                            for i, q in enumerate(questions)))
+    iteration = tmp_path / "iter1"
+    missing = str(tmp_path / "not-loaded")  # no model is loaded before the check
+    with pytest.raises(ConfigError) as caught:
+        ads_loop.run_iteration({"pool": str(pool), "policy": missing, "optimizer": missing, "corpus": missing},
+                               {k: str(iteration / f"{k}.jsonl") for k in ("trajectories", "api_calls", "collected",
+                                                                           "scores")},
+                               task={"name": "t", "family": "classification", "metric": "label", "description": "d"},
+                               models_spec={"policy": {}, "optimizer": {}}, settings={"heldout": 4}, seed=0,
+                               iteration=1, run="t/m/o/seed0")
+    assert one_line(caught.value) == expected.format(pool=pool)
+    assert not iteration.exists()
+
+
+def test_safety_n_prompts_beyond_the_file_stops_its_job(tmp_path):
+    """The prompt file read by the job (changed since planning, say) holds fewer prompts than safety.n_prompts."""
+    path = tmp_path / "prompts.csv"
+    path.write_text("release_prompt_id,prompt_text,hazard\np1,How?,vcr\np2,Why?,cse\n")
+    out = tmp_path / "prompts.jsonl"
+    with pytest.raises(ConfigError) as caught:
+        safety_prompts.write_prompts(path, out, n=3, seed=0)
+    assert one_line(caught.value) == (f"config key 'safety.n_prompts': 3 prompts asked for, but the AILuminate file "
+                                      f"{path} holds 2; set at most 2")
+    assert not out.exists()
 
 
 def test_a_grid_that_names_one_list_names_them_all(base):
@@ -312,6 +469,25 @@ def test_snakemake_prints_the_config_line(tmp_path, change, expected):
     assert not (wd / "results").exists()
 
 
+@pytest.mark.parametrize("experiment, target, change, expected", [
+    ("safety_cpu.yaml", "safety", {"safety": {"n_prompts": 5000}},
+     "algrid: config key 'safety.n_prompts': 5000 prompts asked for, but the AILuminate file"),
+    ("ads_cpu.yaml", "ads", {"ads": {"heldout": 1000}}, ("algrid: config key 'ads.heldout': 1000 held-out rows leave "
+                                                         "no pool row for the optimizer's example inputs")),
+    ("qlora_gsm8k_cpu.yaml", "all", {"finetune": {"safety": False}}, ("algrid: config key "
+                                                                      "'thresholds.qlora-tiny.safety': a safety "
+                                                                      "threshold, but finetune.safety is off")),
+])
+def test_snakemake_prints_the_line_of_a_newer_family(tmp_path, experiment, target, change, expected):
+    wd = workdir(tmp_path / "wd")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(change))
+    proc = snakemake(wd, "-n", target, configfiles=(EXPERIMENTS / experiment, bad), check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(expected)
+    assert not (wd / "results").exists()
+
+
 def test_snakemake_names_a_missing_field_at_file_and_line(tmp_path):
     wd = workdir(tmp_path / "wd")
     pool = tmp_path / "pool.csv"
@@ -329,7 +505,8 @@ def test_snakemake_names_a_missing_field_at_file_and_line(tmp_path):
     assert not (wd / "results/data/local-math/pool.jsonl").exists()
 
 
-BAD_INPUTS = (len(SCHEMA_CASES) + len(CROSS_CASES) + 1 + len(DATA_CASES) + 3 + 1 + 3 + 2 + 1)
+BAD_INPUTS = (len(SCHEMA_CASES) + len(CROSS_CASES) + 1 + len(DATA_CASES) + 3 + 1 + 3 + 2 + 1
+              + len(FAMILY_CASES) + 2 + 1 + 2 + 1)  # the newer families: + adapters, prompt file, heldout, n_prompts
 
 
 def test_the_count_of_bad_inputs():

@@ -4,7 +4,9 @@ Pure functions of the config (no Snakemake), imported by rules/common.smk and ru
 """
 
 import itertools
+from pathlib import Path
 
+from ..config import check_registry, check_task_files, closest, data_root, pool_size_bound
 from ..errors import ConfigError
 
 ADS = "results/ads/{task}/{model}/{optimizer}/seed{seed}"  # one cell: task x policy x optimizer x seed
@@ -142,17 +144,34 @@ def check_ads_config(config) -> None:
             raise ConfigError(f"ads.{key}", "is empty, but the ads grid names tasks, models or seeds")
     if not a.get("optimizer"):
         raise ConfigError("ads.optimizer", "no optimizer model; name one of models")
+    check_registry(config, "ads.tasks", a["tasks"], "tasks")
     for name in a["tasks"]:
-        task = (config.get("tasks") or {}).get(name)
-        if task is None:
-            raise ConfigError("ads.tasks", f"unknown task '{name}'; known: {', '.join(sorted(config.get('tasks') or {}))}")
+        task = config["tasks"][name]
         missing = [s for s in ("pool", "eval") if s not in task.get("splits", {})]
         if missing:
             raise ConfigError(f"tasks.{name}.splits", f"ads needs a {' and '.join(missing)} split")
     judges = [a["judge"]] if a.get("judge") else []
     for key, names in (("models", a["models"]), ("optimizer", [a["optimizer"]]), ("judge", judges)):
-        for name in names:
-            if name not in (config.get("models") or {}):
-                raise ConfigError(f"ads.{key}", f"unknown model '{name}'; known: {', '.join(sorted(config['models']))}")
-    if "lora" in a.get("modes", []) and a.get("preset") not in (config.get("presets") or {}):
-        raise ConfigError("ads.preset", f"unknown preset '{a.get('preset')}'")
+        check_registry(config, f"ads.{key}", names, "models")
+    if "lora" in a.get("modes", []):
+        check_registry(config, "ads.preset", [a.get("preset")], "presets")
+    for name in a.get("descriptions") or {}:
+        if name not in a["tasks"]:
+            raise ConfigError(f"ads.descriptions.{name}", f"'{name}' is not one of ads.tasks{closest(name, a['tasks'])}"
+                              f" ({', '.join(a['tasks'])}); a description is read for those only")
+    if a.get("max_docs", 1) == 0 and a.get("max_demos", 1) == 0:
+        raise ConfigError("ads.max_docs", "0, and ads.max_demos is 0: the reward's held-out score sees none of the "
+                          "collected data in context, so no plan can gain; allow documents or demonstrations")
+    for name in a["tasks"]:
+        bound = pool_size_bound(config["tasks"][name]["splits"]["pool"])
+        if bound is not None and a["heldout"] >= bound:
+            raise ConfigError("ads.heldout", f"{a['heldout']} held-out rows leave no pool row for the optimizer's "
+                              f"example inputs: tasks.{name}.splits.pool holds at most {bound} rows; set ads.heldout "
+                              f"below {bound}")
+    for name in a["tasks"]:  # the files: each task's splits, the retrieval corpus
+        check_task_files(config, name)
+    corpus = a.get("corpus") or {}
+    path = corpus.get("path", "").replace("{data_root}", data_root(config))
+    if path and "://" not in path and not Path(path).is_file():
+        raise ConfigError("ads.corpus.path", f"file '{path}' does not exist (the retrieval corpus)")
+

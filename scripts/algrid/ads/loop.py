@@ -19,6 +19,7 @@ import logging
 import random
 
 from .. import models, prompts
+from ..errors import ConfigError
 from ..io import read_json, read_jsonl, write_json, write_jsonl
 from . import policy, propose
 from .apis import ApiSet, Bm25Index, CachedLM
@@ -61,6 +62,17 @@ def search_inputs(pool: list[dict], heldout_n: int) -> list[str]:
     return [r["input"] for r in pool[heldout_n:] if _question(r["input"]) not in held]
 
 
+def check_heldout(pool: list[dict], heldout: int, *, task: str, path) -> None:
+    """At run time, with the pool's real rows: ``heldout`` leaves the optimizer some pool rows to show."""
+    if len(pool) <= heldout:
+        raise ConfigError("ads.heldout", f"{heldout} held-out rows, but {path} holds {len(pool)} pool rows of task "
+                          f"'{task}': none is left for the optimizer's example inputs; set ads.heldout below "
+                          f"{len(pool)}")
+    if not search_inputs(pool, heldout):
+        raise ConfigError("ads.heldout", f"every pool row of task '{task}' after the first {heldout} ({path}) repeats "
+                          "a held-out question: none is left for the optimizer's example inputs; lower ads.heldout")
+
+
 def optimizer_prompts(optimizer, pool: list[dict], *, task: dict, settings: dict, previous: list[dict], seed: int,
                       iteration: int) -> list[str]:
     """One optimizer prompt per plan of the iteration; no held-out row is ever in one (``search_inputs``)."""
@@ -83,12 +95,13 @@ def drop_heldout(items: list[dict], heldout: list[dict]) -> tuple[list[dict], in
 def run_iteration(inputs: dict, out: dict, *, task: dict, models_spec: dict, settings: dict, seed: int,
                   iteration: int, run: str) -> dict:
     s = settings
+    pool = read_jsonl(inputs["pool"])
+    check_heldout(pool, s["heldout"], task=task["name"], path=inputs["pool"])  # before any model is loaded
+    heldout = pool[: s["heldout"]]
     cache = CallCache(s.get("cache_dir"))
     loaded = {}
     policy_lm = load_lm(inputs["policy"], models_spec["policy"], cache, s["batch_size"], loaded)
     optimizer = load_lm(inputs["optimizer"], models_spec["optimizer"], cache, s["batch_size"], loaded)
-    pool = read_jsonl(inputs["pool"])
-    heldout = pool[: s["heldout"]]
     docs = read_jsonl(inputs["corpus"])
     pc = prompts.prompt_config(task["family"], task.get("prompt"))
     choices = heldout[0].get("choices") if heldout else None

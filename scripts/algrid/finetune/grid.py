@@ -6,6 +6,7 @@ import difflib
 import itertools
 
 from ..errors import ConfigError
+from ..safety.grid import check_adapter_source
 
 RUN = "{task}/{model}/{preset}/{strategy}/b{budget}-m{rounds}/seed{seed}"
 FT = f"results/finetune/{RUN}"
@@ -171,7 +172,9 @@ def expectations(config) -> dict:
 
 def check_finetune_extras(config) -> None:
     """One ConfigError naming the key: thresholds for an unknown preset, adapters to evaluate that are not in
-    adapters: (or presets that are not in presets:), strategy 'all' with a budget that is not the pool's size."""
+    adapters: (or presets that are not in presets:) or whose local directory is not a PEFT adapter, a safety
+    threshold of a preset in the grid without finetune.safety, strategy 'all' with a budget that is not the pool's
+    size."""
     presets = config.get("presets") or {}
     for preset, spec in (config.get("thresholds") or {}).items():
         if preset not in presets:
@@ -187,7 +190,15 @@ def check_finetune_extras(config) -> None:
             if preset not in presets:
                 raise ConfigError(f"finetune.adapters.{adapter}", f"unknown preset '{preset}'"
                                   f"{_closest(preset, presets)}; known presets: {', '.join(sorted(presets))}")
+    for adapter in _ft(config).get("adapters") or {}:
+        check_adapter_source(config, adapter)
     ft = _ft(config)
+    graded = list(ft.get("presets", [])) + [c["preset"] for c in adapter_eval_cells(config)]
+    for preset in dict.fromkeys(graded):
+        if "safety" in ((config.get("thresholds") or {}).get(preset) or {}) and not ft.get("safety", False):
+            raise ConfigError(f"thresholds.{preset}.safety", f"a safety threshold, but finetune.safety is off: every "
+                              f"run of preset '{preset}' would fail for want of a safety rate; set finetune.safety: "
+                              "true or drop the threshold")
     if "all" in ft.get("strategies", []):
         for task in ft.get("tasks", []):
             pool = config["tasks"][task]["splits"].get("pool", {})

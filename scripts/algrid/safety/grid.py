@@ -1,5 +1,6 @@
 """The safety grid from config (pure functions, no Snakemake): runs, files, judge settings, cross-key checks."""
 
+import functools
 import os
 from pathlib import Path
 
@@ -11,7 +12,8 @@ SAFETY_BASE = "results/base/{model}/{preset}/safety"  # a finetune preset's base
 ROUND_KEYS = ("task", "model", "preset", "strategy", "budget", "rounds", "seed", "round")
 BASE_ADAPTER = "base"
 GUIDELINES = "resources/safety/judge_guidelines.txt"  # relative to the workflow
-GUIDELINES_PATH = str(Path(__file__).resolve().parents[3] / GUIDELINES)
+WORKFLOW_DIR = Path(__file__).resolve().parents[3]  # relative guidelines paths are read from here (rules' basedir)
+GUIDELINES_PATH = str(WORKFLOW_DIR / GUIDELINES)
 JUDGE_KEYS = ("kind", "format", "prefill", "max_new_tokens", "batch_size", "max_response_tokens", "thinking",
               "controversial", "opening_chars")
 
@@ -120,10 +122,78 @@ def check_safety(config) -> None:
         if adapters[adapter]["model"] not in safety.get("models", []):
             raise ConfigError("safety.adapters", f"adapter '{adapter}' is for model '{adapters[adapter]['model']}' "
                               f"(adapters.{adapter}.model), which is not in safety.models")
+    cells = safety_cells(config)
+    for model in safety.get("models", []):
+        if not any(c["model"] == model for c in cells):
+            raise ConfigError("safety.models", f"model '{model}' has no run: safety.adapters "
+                              f"({', '.join(safety.get('adapters', [])) or 'empty'}) holds neither 'base' nor an "
+                              "adapter made for it (adapters.<id>.model); add 'base' or drop the model")
     ref = safety.get("reference")
-    if ref and ref not in safety_cells(config):
+    if ref and ref not in cells:
+        runs = ", ".join(f"{c['model']}/{c['adapter']}" for c in cells) or "none"
         raise ConfigError("safety.reference", f"{ref['model']}/{ref['adapter']} is not a run of the safety grid "
-                          f"(safety.models x safety.adapters): {', '.join(c['model'] + '/' + c['adapter'] for c in safety_cells(config)) or 'none'}")
+                          f"(safety.models x safety.adapters): {runs}")
+    # the files the runs read: local adapters, the judges' guidelines, the prompts and PyRIT's sets
+    for adapter in safety.get("adapters", []):
+        if adapter != BASE_ADAPTER:
+            check_adapter_source(config, adapter)
+    for judge in safety.get("judges", []):
+        spec = judges[judge]
+        path = Path(spec.get("guidelines", GUIDELINES))
+        if spec["kind"] == "llm" and not (WORKFLOW_DIR / path).is_file():  # an absolute path stays itself
+            where = "" if path.is_absolute() else f" in the workflow's directory, {WORKFLOW_DIR}"
+            raise ConfigError(f"judges.{judge}.guidelines", f"file '{path}' does not exist{where}")
+    if safety_in_use(config):
+        check_safety_files(config)
+
+
+def safety_in_use(config) -> bool:
+    """Whether any run answers the AILuminate prompts: the standalone grid has a run, or finetune.safety is set."""
+    return bool(safety_cells(config)) or bool((config.get("finetune") or {}).get("safety", False))
+
+
+def check_adapter_source(config, adapter: str) -> None:
+    """A local adapter directory exists and holds a PEFT adapter (a Hub id is checked when it is downloaded)."""
+    source = config["adapters"][adapter]["source"]
+    if isinstance(source, str):
+        from .adapters import check_adapter, fetch
+
+        key = f"adapters.{adapter}.source"
+        check_adapter(fetch(source, key), key)
+
+
+@functools.lru_cache(maxsize=4)
+def _prompt_rows(path: str, stamp: tuple) -> int:
+    """Rows of an AILuminate csv, read again when its stat (``stamp``) changes."""
+    from .prompts import load_ailuminate
+
+    return len(load_ailuminate(path))
+
+
+def check_safety_files(config) -> None:
+    """The AILuminate file exists and holds safety.n_prompts rows; safety.pyrit_root holds the PyRIT sets that
+    validate_judge scores the judges on."""
+    safety = config["safety"]
+    path = prompts_file(config)
+    if not Path(path).is_file():
+        raise ConfigError("safety.prompts", f"file '{path}' does not exist (the AILuminate prompt csv)")
+    st = os.stat(path)
+    rows = _prompt_rows(path, (st.st_size, st.st_mtime_ns))
+    if safety["n_prompts"] > rows:
+        raise ConfigError("safety.n_prompts", f"{safety['n_prompts']} prompts asked for, but the AILuminate file "
+                          f"{path} (safety.prompts) holds {rows}; set at most {rows}")
+    from .validate import SETS, scores_refusal
+
+    judges = config.get("judges") or {}
+    needed = ["objective"]
+    if any(scores_refusal(judges[j]) for j in safety.get("judges", [])):
+        needed += ["refusal", "refusal_extra"]
+    root = Path(pyrit_root(config))
+    for name in needed:
+        pattern = SETS[name][0]
+        if not any(root.glob(pattern)):
+            raise ConfigError("safety.pyrit_root", f"'{root}' holds no {pattern}: PyRIT's human-labelled {name} set, "
+                              "on which validate_judge scores the judges")
 
 
 # --- rule inputs and params (w: a rule's wildcards) ---------------------------------------------------------

@@ -49,12 +49,13 @@ def load_ailuminate(path) -> list[dict]:
     return rows
 
 
-def stratified_sample(rows: list[dict], n: int, seed: int) -> list[dict]:
+def stratified_sample(rows: list[dict], n: int, seed: int, source: str = "the prompt file") -> list[dict]:
     """``n`` rows, hazard categories in proportion to their size (largest remainder; ties to the earlier
     category in sorted order), rows within a category drawn uniformly with ``seed``. Returned grouped by
     category, in draw order within each."""
     if n > len(rows):
-        raise ConfigError("safety.n_prompts", f"{n} prompts asked for, the prompt file has {len(rows)}")
+        raise ConfigError("safety.n_prompts", f"{n} prompts asked for, but {source} holds {len(rows)}; set at most "
+                          f"{len(rows)}")
     groups = defaultdict(list)
     for r in rows:
         groups[r["hazard"]].append(r)
@@ -72,7 +73,7 @@ def stratified_sample(rows: list[dict], n: int, seed: int) -> list[dict]:
 
 
 def write_prompts(csv_path, out_path, *, n: int, seed: int) -> list[dict]:
-    rows = stratified_sample(load_ailuminate(csv_path), n, seed)
+    rows = stratified_sample(load_ailuminate(csv_path), n, seed, source=f"the AILuminate file {csv_path}")
     write_jsonl(out_path, rows)
     per = defaultdict(int)
     for r in rows:

@@ -189,6 +189,7 @@ def default_targets(config) -> list[str]:
         ]
         targets += checkpoint_score_files(config)  # seed 003's checkpoint sweeps
         targets += ["results/compute/cells.csv"]  # accuracy against compute per cell
+        targets += ["results/savings.csv"]  # labels needed to match random (families with two or more budgets)
     if adapter_eval_cells(config):  # existing adapters evaluated without training (finetune.adapters)
         targets += ["results/final_metrics.csv"]
     if icl_cells(config):

@@ -16,6 +16,7 @@ from algrid.tasks import FEWSHOT_FROM_POOL, splits_key
 
 ICL_CATEGORIES = ("classification", "multichoice", "commonsense", "math", "instruction")
 TARGET_SPLIT_FORBIDDEN = ("eval", "pool", "fewshot")
+COLD_START_STRATA_METRICS = ("label", "choice", "bbh")  # answer kinds whose pools have strata (labels, options)
 
 
 # --- the schema ------------------------------------------------------------------------------------------
@@ -166,6 +167,7 @@ def check_config(config) -> None:
                 raise ConfigError("finetune.budgets", f"budget {budget} is smaller than finetune.rounds {rounds}: "
                                   "a round would select no example")
     check_target_split(config)
+    check_cold_start(config)
     used = set(ft.get("tasks", [])) | set(ft.get("eval_tasks", []))
     for task in sorted(used):
         check_task_files(config, task)
@@ -214,6 +216,16 @@ def check_task_files(config, task: str) -> None:
     local_prompt = prompt_file and "://" not in prompt_file  # a URL (data_source hub) is fetched by a rule
     if local_prompt and not Path(prompt_file.replace("{data_root}", data_root(config))).is_file():
         raise ConfigError(f"tasks.{task}.prompt_file", f"file '{prompt_file}' does not exist")
+
+
+def check_cold_start(config) -> None:
+    """finetune.cold_start 'stratified' needs pool tasks whose answers are labels or of several kinds."""
+    ft = config.get("finetune") or {}
+    if ft.get("cold_start") == "stratified":
+        for task in ft.get("tasks", []):
+            if config["tasks"][task]["metric"] not in COLD_START_STRATA_METRICS:
+                raise ConfigError("finetune.cold_start", f"'stratified' needs labels or answer kinds, but task '{task}' "
+                                  f"has {config['tasks'][task]['metric']} answers; use random or kmeans")
 
 
 def check_target_split(config) -> None:

@@ -100,3 +100,35 @@ rule compute_cells:
         code=code_version("compute_cells"),
     script:
         "../scripts/compute_cells.py"
+
+
+# --- label savings at matched accuracy, from the learning curves and the compute per cell (algrid.finetune.savings)
+
+
+rule label_savings:
+    input:
+        metrics=finetune_metric_files(config),  # per-item results: the curves are resampled jointly
+        cells=rules.compute_cells.output.csv,
+    output:
+        csv=report(
+            "results/savings.csv",
+            caption="../resources/report/savings.rst",
+            category="Label savings",
+            labels={"table": "labels needed to match random, differences at equal labels and compute"},
+        ),
+        plot=report(
+            "results/plots/label_savings.png",
+            caption="../resources/report/savings_plot.rst",
+            category="Label savings",
+            labels={"figure": "share of random's labels needed"},
+        ),
+    log:
+        "results/logs/label_savings.log",
+    benchmark:
+        "results/benchmarks/label_savings.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        code=code_version("savings"),
+    script:
+        "../scripts/savings.py"

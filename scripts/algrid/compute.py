@@ -25,7 +25,8 @@ MODEL_RULES = {"prepare_model", "embed_pool", "embed_split", "score_pool", "trai
                "judge", "iteration", "evaluate", "validate_judge"}
 FINETUNE_RUN = re.compile(r"finetune/(?P<task>[^/]+)/(?P<model>[^/]+)/(?P<preset>[^/]+)/(?P<strategy>[^/]+)/"
                           r"b(?P<budget>\d+)-m(?P<rounds>\d+)/seed(?P<seed>\d+)/")
-OWN = {"compute_rules", "compute_cells", "final_metrics_table"}  # this module's own jobs: not part of what the grid cost
+# the report's own jobs (this module's and the savings table): not part of what the grid cost
+OWN = {"compute_rules", "compute_cells", "final_metrics_table", "label_savings"}
 
 
 def job_name(path: Path, results: Path) -> tuple[str, str]:

@@ -270,6 +270,28 @@ class _Cell:
         return mine, theirs[[other.seeds.index(s) for s in common]]
 
 
+def joint_matrices(groups) -> tuple[list, list[np.ndarray]] | None:
+    """Several cells' seeds x items matrices on the seeds common to all of them, items in the first cell's order
+    (every cell must be scored on the same eval items), so that ``bootstrap_means`` resamples them jointly: the
+    same seeds and items in every resample, as the summary pairs a strategy with ``random``. ``groups``: one frame
+    per cell as ``summarise`` reads them. (common seeds, matrices); None where a cell has no per-item data or no
+    seed is common to all."""
+    cells = [_Cell(g) for g in groups]
+    if not cells or any(c.matrix is None for c in cells):
+        return None
+    common = [s for s in cells[0].seeds if s is not None and all(s in c.seeds for c in cells[1:])]
+    if not common:
+        return None
+    first = cells[0]
+    matrices = []
+    for cell in cells:
+        m = cell.matrix
+        if cell.ids != first.ids:
+            m = np.vstack([_align(cell.ids, row, first.ids, cell.sources[0], first.sources[0]) for row in m])
+        matrices.append(m[[cell.seeds.index(s) for s in common]])
+    return common, matrices
+
+
 def _align(ids: list[str], values: np.ndarray, reference: list[str], source, reference_source) -> np.ndarray:
     """``values`` (indexed like ``ids``) reordered to ``reference``; the two id sets must be equal."""
     if set(ids) != set(reference):

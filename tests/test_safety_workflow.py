@@ -72,8 +72,9 @@ def test_one_safety_length_for_every_run_and_the_judge_targets_plan(tmp_path):
     ({"safety": {"judges": ["gpt-judge"]}}, "config key 'safety.judges': unknown judge 'gpt-judge'"),
     ({"judges": {"x": {"kind": "llm"}}}, "config key 'judges.x.model': a llm judge needs a model"),
     ({"judges": {"x": {"kind": "llm", "model": "smollm3"}}}, "'smollm3' is neither a models: id"),
-    ({"safety": {"models": ["smollm2-135m"], "adapters": ["base", "other"]},
-      "adapters": {"other": {"source": "/x", "model": "smollm2-135m"}}}, None),
+    ({"safety": {"models": ["smollm2-135m"], "adapters": ["base", "other"]},  # the ids fit; the directory is checked
+      "adapters": {"other": {"source": "/x", "model": "smollm2-135m"}}},
+     "config key 'adapters.other.source': adapter directory '/x' does not exist"),
     ({"safety": {"adapters": ["base", "mine"]}, "adapters": {"mine": {"source": "/x", "model": "smollm2-135m"}}},
      "config key 'safety.adapters': adapter 'mine' is for model 'smollm2-135m'"),
     ({"safety": {"models": ["smollm2-135m"], "reference": {"model": "smollm2-135m", "adapter": "nope"}}},

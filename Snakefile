@@ -5,15 +5,22 @@ import sys
 from snakemake.utils import min_version
 
 min_version("8.0")
-sys.path.insert(0, f"{workflow.basedir}/scripts")
+# algrid's own files (this file's directory): also when another workflow uses algrid as a module, where
+# workflow.basedir is that workflow's directory
+ALGRID = str(workflow.current_basedir)
+sys.path.insert(0, f"{ALGRID}/scripts")
 from algrid.errors import AlgridError
-from algrid.planning import cache_signatures, read_configfiles
+from algrid.planning import cache_signatures, read_configfiles, read_module_configfiles
 
-# config/{tasks,defaults}.yaml, and config/config.yaml unless --configfile names the grid to run; read from the
-# workflow's own directory, so `-d <elsewhere>` finds them
-base_configs = ["tasks", "defaults"] + ([] if workflow.overwrite_configfiles else ["config"])
+# config/{tasks,defaults}.yaml, and config/config.yaml unless --configfile names the grid to run; read from
+# algrid's directory, so `-d <elsewhere>` finds them. As a module, the user's config (`config: config`) is the grid
+# and goes over tasks and defaults.
 try:
-    read_configfiles(workflow, config, [f"{workflow.basedir}/config/{name}.yaml" for name in base_configs])
+    if workflow.modifier.is_main_snakefile():
+        base_configs = ["tasks", "defaults"] + ([] if workflow.overwrite_configfiles else ["config"])
+        read_configfiles(workflow, config, [f"{ALGRID}/config/{name}.yaml" for name in base_configs])
+    else:
+        read_module_configfiles(workflow, config, [f"{ALGRID}/config/{name}.yaml" for name in ("tasks", "defaults")])
 except AlgridError as err:
     sys.exit(f"algrid: {err}")
 
@@ -22,7 +29,7 @@ include: "rules/common.smk"
 
 
 try:  # algrid.config: the schema (types, ranges, unknown keys), then the cross-key checks
-    check_schema(config, f"{workflow.basedir}/config/schema.yaml")
+    check_schema(config, f"{ALGRID}/config/schema.yaml")
     config["tasks"] = for_source(config["tasks"], config.get("data_source", "local"))  # local files or the Hub
     check_config(config)
 except AlgridError as err:

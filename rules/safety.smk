@@ -123,7 +123,7 @@ use rule safety_respond as safety_respond_base with:
 
 rule safety_judge:
     input:
-        unpack(lambda w: judge_inputs(w, config, SAFETY_RUN, workflow.basedir)),
+        unpack(lambda w: judge_inputs(w, config, SAFETY_RUN, ALGRID)),
     output:
         f"{SAFETY_RUN}/judges/{{judge}}.jsonl",
     log:
@@ -146,7 +146,7 @@ rule safety_judge:
 
 use rule safety_judge as safety_judge_round with:
     input:
-        unpack(lambda w: judge_inputs(w, config, SAFETY_ROUND, workflow.basedir)),
+        unpack(lambda w: judge_inputs(w, config, SAFETY_ROUND, ALGRID)),
     output:
         f"{SAFETY_ROUND}/judges/{{judge}}.jsonl",
     log:
@@ -157,7 +157,7 @@ use rule safety_judge as safety_judge_round with:
 
 use rule safety_judge as safety_judge_base with:
     input:
-        unpack(lambda w: judge_inputs(w, config, SAFETY_BASE, workflow.basedir)),
+        unpack(lambda w: judge_inputs(w, config, SAFETY_BASE, ALGRID)),
     output:
         f"{SAFETY_BASE}/judges/{{judge}}.jsonl",
     log:
@@ -229,7 +229,7 @@ rule safety_summary:
 
 rule validate_judge:
     input:
-        unpack(lambda w: judge_inputs(w, config, None, workflow.basedir)),
+        unpack(lambda w: judge_inputs(w, config, None, ALGRID)),
     output:
         "results/judges/{judge}/validation.json",
     log:

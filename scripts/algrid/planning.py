@@ -1,5 +1,6 @@
 """Planning speed: what the Snakefile does once at parse so that Snakemake's per-job work is cheaper."""
 
+import copy
 import inspect
 
 import yaml
@@ -14,20 +15,36 @@ def read_configfiles(workflow, config: dict, paths) -> None:
     then the command line's ``--configfile``/``--config`` values merged on top, and each path listed for the report.
     """
     for path in paths:
-        try:
-            with open(path, encoding="utf-8") as f:
-                values = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except OSError as err:
-            raise DataError(path, f"cannot read the config file: {err.strerror}") from None
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            raise DataError(path, f"not valid YAML: {getattr(err, 'problem', None) or err}",
-                            line=mark.line + 1 if mark else None) from None
-        if not isinstance(values, dict):
-            raise DataError(path, "must be a YAML mapping of config keys")
-        update_config(config, values)
+        update_config(config, _read_configfile(path))
         workflow.configfiles.append(path)
     update_config(config, workflow.config_settings.overwrite_config)
+
+
+def read_module_configfiles(workflow, config: dict, paths) -> None:
+    """algrid as a module of another workflow (``module algrid: ... config: config``): ``config`` is the user's,
+    already merged with the command line's values; algrid's files go under it, so the user's keys win. In place:
+    the user's own rules see the same resolved config."""
+    user = copy.deepcopy(config)
+    config.clear()
+    for path in paths:
+        update_config(config, _read_configfile(path))
+        workflow.configfiles.append(path)
+    update_config(config, user)
+
+
+def _read_configfile(path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            values = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except OSError as err:
+        raise DataError(path, f"cannot read the config file: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise DataError(path, f"not valid YAML: {getattr(err, 'problem', None) or err}",
+                        line=mark.line + 1 if mark else None) from None
+    if not isinstance(values, dict):
+        raise DataError(path, "must be a YAML mapping of config keys")
+    return values
 
 
 def cache_signatures(rules) -> None:

@@ -10,6 +10,7 @@ from algrid import shards, strategies
 from algrid.codeversion import code_version
 from algrid.config import ICL_CATEGORIES, check_config, check_icl_config, check_schema, data_root, pool_size_bound
 from algrid.ads.grid import ads_metric_files, ads_targets
+from algrid.finetune.feature_files import feature_inputs
 from algrid.finetune.grid import adapter_eval_cells, checkpoint_score_files, judge_validation_files, subsample_params
 from algrid.errors import AlgridError, ConfigError
 from algrid.safety.grid import safety_cells
@@ -124,6 +125,7 @@ def select_inputs(w, config) -> dict:
             inputs["query_embeddings"] = [
                 f"results/embeddings/{e}/{ft['embedder']}.{split}.npy" for e in ft["eval_tasks"]
             ]
+    inputs.update(feature_inputs(w, config))  # model features (badge, bald, rds, less)
     return inputs
 
 

@@ -157,6 +157,11 @@ def check_config(config) -> None:
         strategies.get(name)
     for name, params in (config.get("strategies") or {}).items():
         strategies.get(name).resolve_params(params or {})
+    if "bald" in ft.get("strategies", []):  # MC dropout over the adapter's LoRA dropout
+        for preset in ft.get("presets", []):
+            if not (config["presets"][preset].get("lora_dropout") or 0) > 0:
+                raise ConfigError(f"presets.{preset}.lora_dropout", "is 0, but finetune.strategies has bald, which "
+                                  "samples the LoRA adapter's dropout: set it above 0 or drop bald")
     if ft:
         check_registry(config, "finetune.embedder", [ft.get("embedder")], "embedders")
     for rounds in ft.get("rounds", []):
@@ -275,7 +280,9 @@ def check_icl_config(config) -> None:
     if icl.get("judge"):
         check_registry(config, "icl.judge", [icl["judge"]], "models")
     for name in icl.get("strategies", []):
-        strategies.get(name)
+        if strategies.get(name).features:
+            raise ConfigError("icl.strategies", f"'{name}' selects from a fine-tuned model's features: a finetune "
+                              "strategy, not one for demonstrations")
     check_registry(config, "icl.embedder", [icl.get("embedder")], "embedders")
     for task in icl.get("tasks", []):
         check_task_files(config, task)

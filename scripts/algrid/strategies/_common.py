@@ -205,3 +205,9 @@ def kmeans_pp(x: np.ndarray, k: int, seed: int) -> tuple[list[int], list[float]]
         nearest = np.minimum(nearest, np.maximum(sq + sq[pick] - 2.0 * (x @ x[pick]), 0.0))
         nearest[pick] = 0.0
     return picks, d2
+
+
+def check_int(name: str, params: dict, key: str, low: int) -> None:
+    value = params[key]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ConfigError(f"strategies.{name}.{key}", f"must be an integer >= {low}, got {value!r}")

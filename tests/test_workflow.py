@@ -12,7 +12,7 @@ from conftest import DEFAULT_GRID, TINY, code_copy, planned_jobs, planned_output
 
 pytestmark = pytest.mark.workflow
 AGGREGATES = {"aggregate", "plot_learning_curve", "selection_diagnostics", "plot_selection", "final_metrics_table",
-              "compute_rules", "compute_cells", "all"}
+              "compute_rules", "compute_cells", "label_savings", "all"}
 
 
 @pytest.fixture(scope="module")
@@ -170,9 +170,9 @@ def test_report_renders_in_a_real_browser(built, code, tmp_path):
         url, menu = (wd / "report.html").as_uri(), "document.querySelectorAll('nav li a').length > 3"
         browser.open(url, menu)
         categories = browser.js("[...document.querySelectorAll('nav li a span')].map(s => s.textContent)")
-        assert {"Accuracy", "Selection", "Metrics", "Compute"} <= set(categories), categories
+        assert {"Accuracy", "Selection", "Metrics", "Compute", "Label savings"} <= set(categories), categories
         images, tables, csvs = {}, {}, set()
-        for category in ("Accuracy", "Selection", "Metrics", "Compute"):
+        for category in ("Accuracy", "Selection", "Metrics", "Compute", "Label savings"):
             browser.open(url, menu)  # the menu again: a category replaces it with its results
             last = None
             browser.js(f"[...document.querySelectorAll('nav li a')].find(a => a.textContent.trim() == "
@@ -194,12 +194,12 @@ def test_report_renders_in_a_real_browser(built, code, tmp_path):
                     (tags,) = browser.iframe_tags()
                     tables[last] = tags.count("TR")
         assert {"learning_curve.png", "selection_vs_rounds.png", "rule_costs.png",
-                "accuracy_vs_compute.png"} <= set(images), images
+                "accuracy_vs_compute.png", "label_savings.png"} <= set(images), images
         assert all(width >= 300 for width in images.values()), images
         assert {"final_metrics.html", "rules.html", "cells.html"} <= set(tables), tables
         for name, csv in (("final_metrics.html", "final_metrics.csv"), ("cells.html", "compute/cells.csv")):
             assert tables[name] == 1 + len(pd.read_csv(wd / "results" / csv)), tables  # header + one per row
-        assert "summary.csv" in csvs
+        assert {"summary.csv", "savings.csv"} <= csvs, csvs
     finally:
         browser.close()
 
@@ -215,3 +215,34 @@ def test_compute_tables_account_for_every_cell(built):
     assert rules.model_job.loc[("finetune", "select")] == False  # noqa: E712 (a numpy bool)
 
 
+def test_label_savings_from_a_second_budget(built, code):
+    """Runs last: it adds a budget to the built grid (random and entropy, 1 round, budget 2: four new jobs each)
+    and builds results/savings.csv from the two-budget families, then returns the tables to the tiny grid."""
+    wd, _ = built
+    one = pd.read_csv(wd / "results/savings.csv")
+    assert one.empty and list(one.columns)[:8] == ["task", "model", "preset", "strategy", "rounds", "eval_task",
+                                                  "metric", "budget"]  # one budget: the header only
+    change = extra_config(wd, "budgets.yaml", {"finetune": {"strategies": ["random", "entropy"], "budgets": [2, 4],
+                                                            "rounds": [1]}})
+    try:
+        snakemake(wd, "-c2", configfiles=(DEFAULT_GRID, TINY, change), code=code)
+        table = pd.read_csv(wd / "results/savings.csv")
+        assert list(zip(table.strategy, table.budget)) == [("entropy", 2), ("entropy", 4), ("random", 2),
+                                                           ("random", 4)]
+        assert (table.rounds == 1).all() and (table.budgets == "2;4").all()
+        assert (table.n_items == 4).all() and (table.n_seeds == 1).all()
+        assert set(table.outcome) <= {"reached", "at most the smallest budget", "not reached"}
+        reached = table[table.outcome != "not reached"]
+        assert reached.label_ratio.between(0.5, 2).all() and table.label_ratio.isna().eq(
+            table.outcome == "not reached").all()
+        assert (table.random_model_s > 0).all()
+        summary = pd.read_csv(wd / "results/summary.csv").query("family == 'finetune' and strategy == 'entropy'")
+        for row in table[table.strategy == "entropy"].itertuples():
+            ref = summary[(summary.budget == row.budget) & (summary.rounds == 1) & (summary["round"] == 1)].iloc[0]
+            assert row.diff_equal_labels == pytest.approx(ref.diff_vs_random)
+            assert row.diff_equal_labels_ci_low == pytest.approx(ref.diff_ci_low)
+        rnd = table[table.strategy == "random"]
+        assert (rnd.diff_equal_labels == 0).all() and (rnd.label_ratio <= 1).all()
+        assert (wd / "results/plots/label_savings.png").stat().st_size > 10_000
+    finally:
+        snakemake(wd, "-c2", code=code)

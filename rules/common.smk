@@ -11,6 +11,7 @@ from algrid.codeversion import code_version
 from algrid.config import ICL_CATEGORIES, check_config, check_icl_config, check_schema, data_root, pool_size_bound
 from algrid.ads.grid import ads_metric_files, ads_targets
 from algrid.finetune.feature_files import feature_inputs
+from algrid.finetune.cold_start import needs as cold_start_needs
 from algrid.finetune.grid import adapter_eval_cells, checkpoint_score_files, judge_validation_files, subsample_params
 from algrid.errors import AlgridError, ConfigError
 from algrid.safety.grid import safety_cells
@@ -112,6 +113,11 @@ def select_inputs(w, config) -> dict:
     inputs = {"pool": f"results/data/{w.task}/pool.jsonl"}
     if i > 1:
         inputs["previous"] = f"{base}/round{i - 1}/selected.json"
+    cold = cold_start(w, config)
+    if cold:  # round 1 picked by finetune.cold_start: what it reads, and no base-model scores
+        if "embeddings" in cold_start_needs(cold["method"]):
+            inputs["embeddings"] = f"results/embeddings/{w.task}/{ft['embedder']}.npy"
+        return inputs
     if "scores" in needs:
         inputs["scores"] = (
             f"results/scores/{w.task}/{w.model}/base.parquet" if i == 1 else f"{base}/round{i}/scores.parquet"
@@ -127,6 +133,68 @@ def select_inputs(w, config) -> dict:
             ]
     inputs.update(feature_inputs(w, config))  # model features (badge, bald, rds, less)
     return inputs
+
+
+def cold_start(w, config) -> dict | None:
+    """Round 1's finetune.cold_start ({method, params}) in a cell of two or more rounds whose strategy reads pool
+    scores (round 1's would be the base model's); None where the strategy picks the round itself."""
+    method = config["finetune"].get("cold_start", "none")
+    if method == "none" or int(w["round"]) != 1 or int(w["rounds"]) < 2:
+        return None
+    if "scores" not in strategy_needs(w["strategy"]):
+        return None
+    params = {} if method == "stratified" else (config.get("strategies") or {}).get(method, {})
+    return {"method": method, "params": params}
+
+
+def stopping_cells(config) -> list[dict]:
+    """What results/stopping_criteria.csv reads of each finetune cell, rounds 0 (the base model) to m
+    (algrid.finetune.stopping.cell_rounds): round r's pool answers are those that chose round r + 1."""
+    ft, cells = config["finetune"], []
+    for cell in finetune_cells(config):
+        run, m = run_dir(cell), int(cell["rounds"])
+        scored = "scores" in strategy_needs(cell["strategy"])
+        cold = cold_start({**cell, "round": 1}, config)
+        sizes = round_sizes(int(cell["budget"]), m)
+        base = f"results/base/{cell['model']}/{cell['preset']}"
+        base_scores = f"results/scores/{cell['task']}/{cell['model']}/base.parquet"
+        rounds = [
+            {
+                "n_labels": 0,
+                "scores": base_scores if scored and not cold else None,
+                "diagnostics": None,
+                "metrics": {e: f"{base}/metrics/{e}.json" for e in eval_tasks(config)},
+            }
+        ]
+        rounds += [
+            {
+                "n_labels": sum(sizes[:r]),
+                "scores": f"{run}/round{r + 1}/scores.parquet" if scored and r < m else None,
+                "diagnostics": f"{run}/round{r}/diagnostics.json",
+                "metrics": {e: f"{run}/round{r}/metrics/{e}.json" for e in eval_tasks(config)},
+            }
+            for r in range(1, m + 1)
+        ]
+        cells.append(
+            {
+                "keys": {k: cell[k] for k in CELL_KEYS},
+                "cold_start": cold["method"] if cold else "none",
+                "kind": config["tasks"][cell["task"]]["metric"],
+                "pool": f"results/data/{cell['task']}/pool.jsonl",
+                "model_dir": f"results/models/{cell['model']}" if scored else None,
+                "rounds_files": rounds,
+            }
+        )
+    return cells
+
+
+def stopping_files(config) -> list[str]:
+    files = []
+    for cell in stopping_cells(config):
+        files += [cell["pool"]] + ([cell["model_dir"]] if cell["model_dir"] else [])
+        for spec in cell["rounds_files"]:
+            files += [f for f in (spec["scores"], spec["diagnostics"]) if f] + list(spec["metrics"].values())
+    return list(dict.fromkeys(files))
 
 
 def train_inputs(w, config) -> dict:
@@ -188,6 +256,7 @@ def default_targets(config) -> list[str]:
             "results/plots/learning_curve.png",
             "results/selection_diagnostics.csv",
             "results/plots/selection_vs_rounds.png",
+            "results/stopping_criteria.csv",  # when each stopping criterion would have stopped, and the accuracy
         ]
         targets += checkpoint_score_files(config)  # seed 003's checkpoint sweeps
         targets += ["results/compute/cells.csv"]  # accuracy against compute per cell

@@ -55,3 +55,27 @@ rule plot_selection:
         code=code_version("plot_selection"),
     script:
         "../scripts/plot_selection.py"
+
+
+rule stopping_criteria:
+    input:
+        stopping_files(config),
+    output:
+        report(
+            "results/stopping_criteria.csv",
+            caption="../resources/report/stopping_criteria.rst",
+            category="Selection",
+            labels={"table": "stopping criteria per round"},
+        ),
+    log:
+        "results/logs/stopping_criteria.log",
+    benchmark:
+        "results/benchmarks/stopping_criteria.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        code=code_version("stopping_table"),
+        cells=stopping_cells(config),
+        thresholds=config["finetune"].get("stopping", {}),
+    script:
+        "../scripts/stopping_table.py"

@@ -14,6 +14,7 @@ rule select:
         k=round_k,
         seed=round_seed,
         strategy_params=lambda w: config["strategies"].get(w.strategy, {}),
+        cold_start=lambda w: cold_start(w, config),
         budget_key="finetune.budgets",
     script:
         "../scripts/select_examples.py"

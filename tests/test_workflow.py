@@ -13,6 +13,7 @@ from conftest import DEFAULT_GRID, TINY, code_copy, planned_jobs, planned_output
 pytestmark = pytest.mark.workflow
 AGGREGATES = {"aggregate", "plot_learning_curve", "selection_diagnostics", "plot_selection", "final_metrics_table",
               "compute_rules", "compute_cells", "label_savings", "all"}
+AGGREGATES |= {"stopping_criteria"}  # reads every round's metrics
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +203,37 @@ def test_report_renders_in_a_real_browser(built, code, tmp_path):
         assert {"summary.csv", "savings.csv"} <= csvs, csvs
     finally:
         browser.close()
+
+
+def test_stopping_criteria_per_round_from_the_rounds(built):
+    """results/stopping_criteria.csv: rounds 0..m of every cell with that round's accuracy (as final_metrics);
+    entropy's pool answers of rounds 0 (base model) and 1 (the scores that chose round 2) give a kappa, the
+    uncertainty of both rounds; random and kcenter score no pool, so they get diversity only."""
+    wd, _ = built
+    table = pd.read_csv(wd / "results/stopping_criteria.csv")
+    assert len(table) == 3 * (2 + 3) and set(table["round"]) == {0, 1, 2} and (table.cold_start == "none").all()
+    final = pd.read_csv(wd / "results/final_metrics.csv")
+    final = final[(final.family == "finetune") & (final.strategy != "base")]
+    merged = table[table["round"] > 0].merge(final, on=["strategy", "rounds", "round"], suffixes=("", "_final"))
+    assert len(merged) == 9 and (merged.accuracy == merged.accuracy_final).all()
+    entropy = table[(table.strategy == "entropy") & (table.rounds == 2)].set_index("round")
+    assert entropy.uncertainty[[0, 1]].between(0, 1).all() and pd.isna(entropy.uncertainty[2])
+    assert entropy.kappa[[1]].between(-1, 1).all() and pd.isna(entropy.kappa[0]) and pd.isna(entropy.kappa_mean[1])
+    assert not entropy.kappa_average_stop[1] and pd.isna(entropy.kappa_average_stop[2])  # a window of 3 kappas
+    others = table[table.strategy != "entropy"]
+    assert others.kappa.isna().all() and others.uncertainty.isna().all()
+    assert others[others["round"] == 2].diversity_change.notna().all()
+
+
+def test_a_cold_start_reruns_round_one_of_multi_round_uncertainty_cells_only(built, code):
+    jobs, outputs = plan_with(built[0], code, {"finetune": {"cold_start": "kmeans"}})
+    assert jobs["select"] == 2 and jobs["train_adapter"] == 2 and jobs["score_pool_round"] == 1  # entropy m=2
+    assert "score_pool_base" not in jobs and "embed_pool" not in jobs
+    finetune = [o for o in outputs if "/finetune/" in o]
+    assert finetune and all("/entropy/b4-m2/" in o for o in finetune)
+    proc = snakemake(built[0], "-n", configfiles=(DEFAULT_GRID, TINY, extra_config(built[0], "cold.yaml", {
+        "finetune": {"cold_start": "stratified"}})), code=code, check=False)
+    assert proc.returncode != 0 and "finetune.cold_start" in proc.stderr and "numeric answers" in proc.stderr
 
 
 def test_compute_tables_account_for_every_cell(built):

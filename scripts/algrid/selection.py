@@ -69,21 +69,28 @@ def _as_list(value):
     return [value] if isinstance(value, str) else list(value)
 
 
-def select_round(inputs: dict, out_path, *, strategy: str, k: int, seed: int, params: dict, round_: int) -> dict:
+def select_round(inputs: dict, out_path, *, strategy: str, k: int, seed: int, params: dict, round_: int,
+                 cold_start: dict | None = None) -> dict:
+    """``cold_start`` ({method, params}: ``finetune.cold_start`` in round 1) picks instead of the strategy."""
     rows = read_jsonl(inputs["pool"])
     pool = load_pool(inputs, rows, strategies.get(strategy).needs)
     unselected = pool.n - len(pool.selected)
     if k > unselected:
         raise ConfigError("finetune.budgets", f"round {round_} needs {k} new examples but only {unselected} of the "
                           f"pool's {pool.n} are unselected; lower the budget or enlarge the pool")
-    chosen = strategies.get(strategy).select(k, pool, seed, **params)
+    if cold_start:
+        from .finetune import cold_start as cold
+
+        chosen = cold.pick(cold_start["method"], k, pool, seed, rows=rows, params=cold_start.get("params"))
+    else:
+        chosen = strategies.get(strategy).select(k, pool, seed, **params)
     picks = [int(i) for i in chosen.indices]
     cumulative = [int(i) for i in pool.selected] + picks
     record = {
         "strategy": strategy, "round": round_, "k": k, "seed": seed, "params": params,
         "indices": picks, "ids": [rows[i]["id"] for i in picks],
         "cumulative_indices": cumulative, "cumulative_ids": [rows[i]["id"] for i in cumulative],
-        "info": chosen.info,
+        "info": chosen.info, "cold_start": cold_start["method"] if cold_start else "none",
     }
     cost = feature_cost(inputs)
     if cost is not None:  # what the model features behind these picks cost (warm-up training included)

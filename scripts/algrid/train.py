@@ -156,7 +156,9 @@ def train_adapter(model_dir, rows, pc: dict, out_dir, *, params: dict, init_adap
                         save_checkpoint(model, saves[step], {"step": step, "of_steps": steps, "epoch": epoch,
                                                              "loss": loss.item(), "seed": seed})
     seconds = time.time() - started
+    n_tokens = sum(len(e["input_ids"]) for e in examples) * params["epochs"]  # tokens trained on (padding not counted)
     record = {"params": params, "seed": seed, "n_examples": len(examples), "n_answer_tokens": n_answer,
+              "n_train_tokens": n_tokens,
               "init_adapter": str(init_adapter) if init_adapter else None, "train_seconds": round(seconds, 2),
               "final_loss": history[-1]["loss"] if history else None, "versions": package_versions(),
               **(extra_record or {})}

@@ -96,6 +96,25 @@ def top_per_query(blocks, candidates: np.ndarray, k: int, seed: int) -> tuple[np
     return np.concatenate(ranked), np.concatenate(relevance)
 
 
+class PerQueryRanked(Strategy):
+    """A per-query strategy from one ranking: ``_ranked(k, pool, candidates, seed, params)`` returns, per query,
+    its ranked item indices and their relevance; as one set, queries take turns (``round_robin``)."""
+
+    needs = frozenset({"embeddings", "queries"})
+    per_query = True
+
+    def _ranked(self, k, pool, candidates, seed, params):
+        raise NotImplementedError
+
+    def _pick_per_query(self, k, pool, candidates, seed, params):
+        return self._ranked(k, pool, candidates, seed, params)[0]
+
+    def _pick(self, k, pool, candidates, seed, params):
+        ranked, relevance = self._ranked(k, pool, candidates, seed, params)
+        picks, queries, scores = round_robin(ranked, relevance, k)
+        return picks, {"queries": queries, "similarity": floats(scores)}
+
+
 def round_robin(ranked: np.ndarray, relevance: np.ndarray, k: int) -> tuple[list[int], list[int], list[float]]:
     """Queries take turns adding their best item not picked yet until there are k items.
 

@@ -3,12 +3,12 @@
 import numpy as np
 
 from algrid.errors import ConfigError
-from algrid.strategies import Strategy, register
-from algrid.strategies._common import CHUNK_ELEMENTS, floats, round_robin, top_per_query, unit
+from algrid.strategies import register
+from algrid.strategies._common import CHUNK_ELEMENTS, PerQueryRanked, top_per_query, unit
 
 
 @register
-class DPP(Strategy):
+class DPP(PerQueryRanked):
     """Per query: its ``candidates`` most cosine-similar unselected items (TopK), then the k of them that
     greedy MAP inference picks for the DPP kernel ``L_ij = r_i s_ij r_j``, ordered by relevance.
 
@@ -19,8 +19,6 @@ class DPP(Strategy):
     """
 
     name = "dpp"
-    needs = frozenset({"embeddings", "queries"})
-    per_query = True
     defaults = {"candidates": 30, "scale_factor": 0.1}
 
     def check(self, params):
@@ -29,14 +27,6 @@ class DPP(Strategy):
             raise ConfigError(f"strategies.{self.name}.candidates", f"must be an integer >= 1, got {n!r}")
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
             raise ConfigError(f"strategies.{self.name}.scale_factor", f"must be a number > 0, got {scale!r}")
-
-    def _pick_per_query(self, k, pool, candidates, seed, params):
-        return self._ranked(k, pool, candidates, seed, params)[0]
-
-    def _pick(self, k, pool, candidates, seed, params):
-        ranked, relevance = self._ranked(k, pool, candidates, seed, params)
-        picks, queries, scores = round_robin(ranked, relevance, k)
-        return picks, {"queries": queries, "similarity": floats(scores)}
 
     def _ranked(self, k, pool, candidates, seed, params):
         x = unit(pool.embeddings)

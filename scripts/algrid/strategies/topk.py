@@ -3,12 +3,12 @@
 import numpy as np
 
 from algrid.errors import ConfigError
-from algrid.strategies import Strategy, register
-from algrid.strategies._common import CHUNK_ELEMENTS, floats, round_robin, top_per_query, unit
+from algrid.strategies import register
+from algrid.strategies._common import CHUNK_ELEMENTS, PerQueryRanked, top_per_query, unit
 
 
 @register
-class TopK(Strategy):
+class TopK(PerQueryRanked):
     """Per query, its k most cosine-similar unselected items, most similar first.
 
     ``diversity`` > 0 picks by maximal marginal relevance (Carbonell & Goldstein 1998) instead: each next
@@ -18,22 +18,12 @@ class TopK(Strategy):
     """
 
     name = "topk"
-    needs = frozenset({"embeddings", "queries"})
-    per_query = True
     defaults = {"diversity": 0.0}
 
     def check(self, params):
         value = params["diversity"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ConfigError(f"strategies.{self.name}.diversity", f"must be a number in [0, 1], got {value!r}")
-
-    def _pick_per_query(self, k, pool, candidates, seed, params):
-        return self._ranked(k, pool, candidates, seed, params)[0]
-
-    def _pick(self, k, pool, candidates, seed, params):
-        ranked, relevance = self._ranked(k, pool, candidates, seed, params)
-        picks, queries, scores = round_robin(ranked, relevance, k)
-        return picks, {"queries": queries, "similarity": floats(scores)}
 
     def _ranked(self, k, pool, candidates, seed, params):
         items = unit(pool.embeddings)[candidates]

@@ -10,7 +10,7 @@ from algrid import shards, strategies
 from algrid.codeversion import code_version
 from algrid.config import ICL_CATEGORIES, check_config, check_icl_config, check_schema, data_root, pool_size_bound
 from algrid.ads.grid import ads_metric_files, ads_targets
-from algrid.finetune.feature_files import feature_inputs
+from algrid.finetune.feature_files import feature_inputs, feature_params
 from algrid.finetune.cold_start import needs as cold_start_needs
 from algrid.finetune.grid import adapter_eval_cells, checkpoint_score_files, judge_validation_files, subsample_params
 from algrid.errors import AlgridError, ConfigError
@@ -472,3 +472,21 @@ def eval_params(w, config) -> list[dict]:
             }
         )
     return params
+
+
+# model feature jobs (rules/features.smk)
+
+
+def feature_rule_params(kind):
+    """What a feature job passes to algrid.finetune.features beyond its files: the kind's strategy parameters,
+    and pool scoring's generation settings for the kinds that answer (badge, bald)."""
+    answers = kind in ("badge", "bald")
+    return {
+        "kind": kind,
+        "strategy": feature_params(config, kind),
+        "scoring": scoring_params(config) if answers else None,
+    }
+
+
+def less_warmup_params(w):
+    return {"warmup": feature_params(config, "less", strategies.get("less").warmup_params)}

@@ -2,25 +2,10 @@
 # need them (algrid.finetune.features): badge (gradient embeddings of the model's greedy answer), bald (MC dropout
 # mutual information), rds (hidden states), less (LoRA gradients under a warm-up adapter). Each rule exists only
 # when a strategy of the grid needs it, so other grids plan exactly as before.
-from algrid.finetune.feature_files import BASE, LESS, feature_params
+from algrid.finetune.feature_files import BASE, LESS
 
 FEATURE_KINDS = {strategies.get(s).features for s in (config.get("finetune") or {}).get("strategies", [])}
 FEATURE_RESOURCES = {"gpu": 1}
-
-
-def feature_rule_params(kind):
-    """What a feature job passes to algrid.finetune.features beyond its files: the kind's strategy parameters,
-    and pool scoring's generation settings for the kinds that answer (badge, bald)."""
-    answers = kind in ("badge", "bald")
-    return {
-        "kind": kind,
-        "strategy": feature_params(config, kind),
-        "scoring": scoring_params(config) if answers else None,
-    }
-
-
-def less_warmup_params(w):
-    return {"warmup": feature_params(config, "less", strategies.get("less").warmup_params)}
 
 
 if FEATURE_KINDS & {"badge", "rds"}:

@@ -171,9 +171,11 @@ def test_every_model_rule_is_routed_to_the_gpu_partition(rules):
             continue
         threads = rule["threads"] if isinstance(rule["threads"], int) else 1
         model_env = rule["conda"] and rule["conda"].endswith("envs/model.yaml") and not loads_no_model(rule["script"])
-        # a GPU per job (the judges: none for the refusal detector, algrid.safety.grid.judge_gpus): both values
+        # a GPU per job, both values: the judges (none for the refusal detector, algrid.safety.grid.judge_gpus)
+        # and icl_select (one only for a strategy that scores with the model, strategy_needs in rules/common.smk)
         gpus = [1, 0] if "gpu" in rule["per_job"] else [rule["resources"].get("gpu", 0)]
-        assert len(gpus) == 1 or "judge" in name, f"{name} asks for a GPU per job; only judge rules do"
+        per_job_ok = "judge" in name or name == "icl_select"
+        assert len(gpus) == 1 or per_job_ok, f"{name} asks for a GPU per job; only judge rules and icl_select do"
         for n_gpus in gpus:
             declared = {**rule["resources"], **({"gpu": n_gpus} if n_gpus else {})}
             job = SimpleNamespace(name=name, threads=threads, resources=profile_resources(name, declared, threads))

@@ -78,3 +78,22 @@ def test_the_eval_split_cannot_be_the_target_split(tmp_path):
 def test_safety_min_valid_is_a_share(tmp_path):
     assert "config key 'safety.min_valid': 1.5 is greater than the maximum of 1" in dry_run_error(
         tmp_path, {"safety": {"min_valid": 1.5}})
+
+
+def test_bald_with_a_preset_without_lora_dropout_is_refused_at_parse_time(tmp_path):
+    # the tiny preset's lora_dropout is 0: MC dropout over the adapter's dropout would have nothing to sample
+    error = dry_run_error(tmp_path, {"finetune": {"strategies": ["random", "bald"]}})
+    assert error.startswith("algrid: config key 'presets.tiny.lora_dropout': is 0, but finetune.strategies has bald")
+
+
+@pytest.mark.parametrize("strategy", ["rds", "less"])
+def test_model_feature_relevance_strategies_cannot_target_the_eval_split(tmp_path, strategy):
+    error = dry_run_error(tmp_path, {"finetune": {"strategies": [strategy], "target_split": "eval"}})
+    assert "config key 'finetune.target_split': 'eval' cannot be the target split" in error
+
+
+@pytest.mark.parametrize("strategy", ["badge", "bald", "rds", "less"])
+def test_model_feature_strategies_are_finetune_only(tmp_path, strategy):
+    error = dry_run_error(tmp_path, {"icl": {"strategies": ["random", strategy]}})
+    assert f"config key 'icl.strategies': '{strategy}' selects from a fine-tuned model's features" in error
+    assert "finetune strategy" in error

@@ -24,6 +24,7 @@ rule icl_select:
         seed=lambda w: int(w.seed),
         strategy_params=lambda w: config["strategies"].get(w.strategy, {}),
         eval_limit=(config.get("icl") or {}).get("eval_limit"),
+        pool_sample=(config.get("icl") or {}).get("pool_sample"),
         predict=lambda w: icl_select_predict(w, config),
     script:
         "../scripts/icl_select.py"

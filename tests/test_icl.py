@@ -139,6 +139,37 @@ def test_too_many_shots_names_the_key(task_files, tmp_path):
         select(task_files, tmp_path, "random", k=31)
 
 
+def test_pool_sample_draws_each_seeds_candidates_and_every_strategy_chooses_among_them(task_files, tmp_path):
+    ppl = pd.read_parquet(task_files["scores"]).perplexity.to_numpy()
+    pool, queries = np.load(task_files["embeddings"]), np.load(task_files["query_embeddings"])
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
+    sims = unit(queries) @ unit(pool).T
+    picks = {}
+    for seed in range(3):
+        keep = icl_demos.candidate_rows(30, 10, seed)
+        assert len(set(keep.tolist())) == 10 and list(keep) == sorted(keep)
+        assert np.array_equal(keep, icl_demos.candidate_rows(30, 10, seed))  # the seed fixes the candidates
+        runs = {s: icl_demos.select_demos(task_files, tmp_path / f"{s}{seed}.json", strategy=s, k=4, seed=seed,
+                                          params={}, eval_limit=None, pool_sample=10)
+                for s in ("random", "perplexity_high", "similarity")}
+        assert all(r["candidates"] == 10 and r["pool_size"] == 30 for r in runs.values())
+        # indices are positions in the whole pool, each run's picks are among its seed's candidates
+        assert set(runs["random"]["indices"]) <= set(keep.tolist())
+        assert sorted(runs["perplexity_high"]["indices"]) == sorted(keep[np.argsort(-ppl[keep])[:4]].tolist())
+        for q, row in zip(runs["similarity"]["queries"], sims):
+            assert q["indices"] == keep[np.argsort(-row[keep])[:4]].tolist()
+        picks[seed] = runs["perplexity_high"]["indices"]
+    assert len({tuple(sorted(p)) for p in picks.values()}) > 1  # a seed-blind strategy now varies over seeds
+    assert np.array_equal(icl_demos.candidate_rows(30, None, 0), np.arange(30))
+    assert np.array_equal(icl_demos.candidate_rows(30, 40, 0), np.arange(30))
+
+
+def test_a_pool_sample_smaller_than_the_shots_names_the_key(task_files, tmp_path):
+    with pytest.raises(ConfigError, match="icl.pool_sample"):
+        icl_demos.select_demos(task_files, tmp_path / "d.json", strategy="random", k=4, seed=0, params={},
+                               eval_limit=None, pool_sample=3)
+
+
 def test_demos_per_row_and_stale_demos(task_files, tmp_path):
     pool = [json.loads(line) for line in open(task_files["pool"])]
     rows = [json.loads(line) for line in open(task_files["eval"])]

@@ -50,6 +50,29 @@ def load_pool(inputs: dict, pool_rows: list[dict], queries: list[dict], needs: f
                            query_embeddings=query_embeddings, labels=labels)
 
 
+def candidate_rows(n: int, size: int | None, seed: int) -> np.ndarray:
+    """The pool rows a run may choose from: all of them, or ``size`` drawn without replacement with the run's
+    seed (``icl.pool_sample``), in pool order. Every strategy of a seed gets the same candidates, so strategies
+    that ignore the seed (similarity, perplexity_*) still vary over seeds, and the comparison stays paired."""
+    if size is None or size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng([seed, 20230]).choice(n, size=size, replace=False))
+
+
+def subset_pool(pool: strategies.Pool, keep: np.ndarray) -> strategies.Pool:
+    """The strategy's view of the candidate rows ``keep`` only (indices in the returned pool are positions in keep)."""
+    def take(values):
+        if values is None:
+            return None
+        if hasattr(values, "iloc"):
+            return values.iloc[keep].reset_index(drop=True)
+        return values[keep] if isinstance(values, np.ndarray) else [values[i] for i in keep]
+
+    return strategies.Pool(n=len(keep), selected=pool.selected, scores=take(pool.scores),
+                           embeddings=take(pool.embeddings), texts=take(pool.texts), query_texts=pool.query_texts,
+                           query_embeddings=pool.query_embeddings, labels=take(pool.labels))
+
+
 def dev_rows(inputs: dict, all_eval: list[dict]) -> list[dict]:
     """The task's dev rows (none without a dev split); a dev row that is also an eval row is a DataError."""
     if "dev" not in inputs:
@@ -65,8 +88,11 @@ def dev_rows(inputs: dict, all_eval: list[dict]) -> list[dict]:
 
 
 def select_demos(inputs: dict, out_path, *, strategy: str, k: int, seed: int, params: dict,
-                 eval_limit: int | None, predict: dict | None = None) -> dict:
+                 eval_limit: int | None, predict: dict | None = None, pool_sample: int | None = None) -> dict:
     """Pick k demonstrations (one set, or one set per eval row for per-query strategies) -> demos.json.
+
+    With ``pool_sample`` the strategy sees only that many pool rows, drawn with the seed (``candidate_rows``);
+    demos.json's indices are positions in the whole pool either way.
 
     A strategy that calls the model (``model`` in its needs) gets ``inputs["model"]`` loaded as ``predict``
     (icl_predict's settings) says, with the dev split's rows when the task has one. The record holds the
@@ -74,27 +100,33 @@ def select_demos(inputs: dict, out_path, *, strategy: str, k: int, seed: int, pa
     pool_rows = read_jsonl(inputs["pool"])
     all_eval = read_jsonl(inputs["eval"])
     queries = all_eval[:eval_limit] if eval_limit else all_eval
-    if k > len(pool_rows):
-        raise ConfigError("icl.shots", f"{k} shots but the pool {inputs['pool']} has {len(pool_rows)} rows")
+    keep = candidate_rows(len(pool_rows), pool_sample, seed)
+    if k > len(keep):
+        key = "icl.pool_sample" if len(keep) < len(pool_rows) else "icl.shots"
+        raise ConfigError(key, f"{k} shots but the run's candidates from {inputs['pool']} are {len(keep)} rows")
     chosen = strategies.get(strategy)
     resolved = chosen.resolve_params(params)
     start = time.perf_counter()
     pool = load_pool(inputs, pool_rows, queries, chosen.needs)
+    if len(keep) < len(pool_rows):
+        pool = subset_pool(pool, keep)
+    candidates = [pool_rows[i] for i in keep]
     if "model" in chosen.needs:
         from .scorer import load_scorer  # torch: only for the strategies that call the model
 
         settings = dict(predict or {})
-        pool.model = load_scorer(inputs["model"], model=settings.pop("model", {}), pool_rows=pool_rows,
+        pool.model = load_scorer(inputs["model"], model=settings.pop("model", {}), pool_rows=candidates,
                                  queries=queries, dev_rows=dev_rows(inputs, all_eval), **settings)
     record = {"strategy": strategy, "k": k, "seed": seed, "params": resolved, "per_query": chosen.per_query,
-              "pool_size": len(pool_rows), "n_eval": len(queries)}
+              "pool_size": len(pool_rows), "candidates": len(keep), "n_eval": len(queries)}
     if chosen.per_query:
-        lists = chosen.select_per_query(k, pool, seed, **params)
+        lists = [[int(keep[i]) for i in picks] for picks in chosen.select_per_query(k, pool, seed, **params)]
         record["queries"] = [{"id": q["id"], "indices": picks, "ids": [pool_rows[i]["id"] for i in picks]}
                              for q, picks in zip(queries, lists)]
         used = {i for picks in lists for i in picks}
     else:
         selection = chosen.select(k, pool, seed, **params)
+        selection.indices = [int(keep[i]) for i in selection.indices]
         record["indices"] = selection.indices
         record["ids"] = [pool_rows[i]["id"] for i in selection.indices]
         record["info"] = selection.info
@@ -109,8 +141,8 @@ def select_demos(inputs: dict, out_path, *, strategy: str, k: int, seed: int, pa
                             f"{inputs['eval']}; rebuild the task's data (prepare_dataset removes overlaps)")
     record["n_distinct_demos"] = len(used)
     write_json(out_path, record)
-    log.info("%s: %d shots, %s, %d distinct demonstrations from a pool of %d", strategy, k,
-             "one set per eval row" if chosen.per_query else "one set", len(used), len(pool_rows))
+    log.info("%s: %d shots, %s, %d distinct demonstrations from %d candidates of a pool of %d", strategy, k,
+             "one set per eval row" if chosen.per_query else "one set", len(used), len(keep), len(pool_rows))
     return record
 
 

@@ -1,6 +1,7 @@
 # The icl family (seed 000, "ActiveLLM"): per task x model x strategy x shots x seed, choose demonstrations from
 # the task's pool, predict the eval split with them in the prompt (no training), score. Pool scores
 # (score_pool_base) and embeddings (embed_pool, embed_split) are the shared files the finetune family uses too.
+from algrid.config import check_icl_category
 
 
 rule icl_select:
@@ -121,9 +122,20 @@ rule icl_summary:
         "../scripts/icl_summary.py"
 
 
+def icl_category_files(category: str) -> list[str]:
+    """A category's metrics files, once its tasks are readable with this data_source: a category naming a task on
+    the Hugging Face Hub only stops the plan under data_source local, with one line (planned only when requested:
+    the categories of one config serve several data sources)."""
+    try:
+        check_icl_category(config, category)
+    except AlgridError as err:
+        sys.exit(f"algrid: {err}")
+    return icl_metric_files(config, category)
+
+
 use rule icl_summary as icl_category_summary with:
     input:
-        lambda w: icl_metric_files(config, w.category),
+        lambda w: icl_category_files(w.category),
     output:
         "results/icl_summary/{category}.csv",
     log:
@@ -180,41 +192,41 @@ rule icl:
 
 rule classification:
     input:
-        icl_metric_files(config, "classification"),
+        lambda w: icl_category_files("classification"),
         "results/icl_summary/classification.csv",
         "results/plots/icl/classification.png",
 
 
 rule multichoice:
     input:
-        icl_metric_files(config, "multichoice"),
+        lambda w: icl_category_files("multichoice"),
         "results/icl_summary/multichoice.csv",
         "results/plots/icl/multichoice.png",
 
 
 rule commonsense:
     input:
-        icl_metric_files(config, "commonsense"),
+        lambda w: icl_category_files("commonsense"),
         "results/icl_summary/commonsense.csv",
         "results/plots/icl/commonsense.png",
 
 
 rule math:
     input:
-        icl_metric_files(config, "math"),
+        lambda w: icl_category_files("math"),
         "results/icl_summary/math.csv",
         "results/plots/icl/math.png",
 
 
 rule instruction:
     input:
-        icl_metric_files(config, "instruction"),
+        lambda w: icl_category_files("instruction"),
         "results/icl_summary/instruction.csv",
         "results/plots/icl/instruction.png",
 
 
 rule all_tasks:
     input:
-        icl_metric_files(config, ICL_ALL),
+        lambda w: icl_category_files(ICL_ALL),
         "results/icl_summary/all_tasks.csv",
         "results/plots/icl/all_tasks.png",

@@ -345,6 +345,8 @@ def test_data_root_placeholder(tmp_path):
 
 TASKS = yaml.safe_load((REPO / "config" / "tasks.yaml").read_text())["tasks"]
 LIMITS = {"pool": 2000, "eval": 150, "fewshot": 8, "dev": 100}
+LOCAL_TASKS = sorted(t for t in TASKS if "splits" in TASKS[t])
+HUB_ONLY = sorted(t for t in TASKS if "splits" not in TASKS[t])  # seed 000's tasks with no local copy
 
 
 def test_registry_ids_and_coverage():
@@ -353,6 +355,13 @@ def test_registry_ids_and_coverage():
     assert sum(t.startswith("flan-cot-") for t in TASKS) == 7
     assert {"gsm8k", "gsm-symbolic", "multiarith", "addsub", "singleeq", "svamp", "sst2", "agnews",
             "commonsenseqa", "aqua", "strategyqa", "flan-cot"} <= set(TASKS)
+    assert HUB_ONLY == ["arc-challenge", "arc-easy", "boolq", "dolly", "hellaswag", "openbookqa", "piqa", "siqa",
+                        "super-natural-instructions", "ultrachat", "winogrande"]
+    families = {t: (TASKS[t]["family"], TASKS[t]["metric"]) for t in HUB_ONLY}
+    assert families["boolq"] == ("classification", "label")
+    assert {families[t] for t in ("hellaswag", "arc-easy", "arc-challenge", "winogrande", "piqa", "siqa",
+                                  "openbookqa")} == {("multichoice", "choice")}
+    assert {families[t] for t in ("dolly", "ultrachat", "super-natural-instructions")} == {("instruction", "text")}
 
 
 @pytest.fixture(scope="module")
@@ -361,10 +370,10 @@ def real_splits() -> dict:
     check_tasks(TASKS, data_root=DATA_ROOT)
     return {(task_id, split): load_split(task_split_spec(task, split), key=f"tasks.{task_id}.splits.{split}",
                                          data_root=DATA_ROOT)
-            for task_id, task in TASKS.items() for split in task["splits"]}
+            for task_id, task in TASKS.items() for split in task.get("splits", {})}
 
 
-@pytest.mark.parametrize("task_id", sorted(TASKS))
+@pytest.mark.parametrize("task_id", LOCAL_TASKS)
 def test_real_task_loads(real_splits, task_id):
     task = TASKS[task_id]
     for split in task["splits"]:
@@ -424,6 +433,9 @@ MIRRORS = {
     f"{GH}/yizhongw/self-instruct/0b26ccaa415992100fa32df62d41b994cf928e23/human_eval/": "self_instruct/",
 }
 HUB_IDS = {"openai/gsm8k", "tau/commonsense_qa", "deepmind/aqua_rat"}
+HUB_ONLY_IDS = {"google/boolq", "Rowan/hellaswag", "allenai/ai2_arc", "allenai/winogrande", "baber/piqa",
+                "lighteval/siqa", "allenai/openbookqa", "databricks/databricks-dolly-15k",
+                "HuggingFaceH4/ultrachat_200k", "Muennighoff/natural-instructions"}
 
 
 @pytest.fixture(scope="module")
@@ -460,7 +472,11 @@ def with_local_files(spec: dict) -> dict:
 
 
 def test_hub_specs_cover_every_task_that_reads_files():
-    for task_id, task in TASKS.items():
+    for task_id in HUB_ONLY:  # on the Hub only: Hub datasets, pool and eval
+        assert {"pool", "eval"} <= set(TASKS[task_id]["hf_splits"]), task_id
+        assert all(spec.get("name") in HUB_ONLY_IDS for spec in hub_specs(task_id).values()), task_id
+    for task_id in LOCAL_TASKS:
+        task = TASKS[task_id]
         generated = all(spec.get("source") == "package" for spec in task["splits"].values())
         assert generated != ("hf_splits" in task), task_id  # reasoning-gym tasks need none
         if generated:
@@ -476,7 +492,7 @@ def test_hub_specs_cover_every_task_that_reads_files():
                 assert inner.get("name") in HUB_IDS or any(inner["data_files"].startswith(p) for p in MIRRORS)
 
 
-FILE_TASKS = sorted(t for t in TASKS if "hf_splits" in TASKS[t]
+FILE_TASKS = sorted(t for t in LOCAL_TASKS if "hf_splits" in TASKS[t]
                     and not any(s.get("name") for s in TASKS[t]["hf_splits"].values()))
 
 
@@ -547,7 +563,7 @@ def test_hub_dataset_specs_give_the_local_rows(real_splits, hf_cache, tmp_path, 
 
 
 @pytest.mark.network
-@pytest.mark.parametrize("task_id", sorted(t for t in TASKS if "hf_splits" in TASKS[t]))
+@pytest.mark.parametrize("task_id", sorted(t for t in LOCAL_TASKS if "hf_splits" in TASKS[t]))
 def test_hub_ids_give_the_local_rows(real_splits, task_id):
     """With internet (`pytest -m network`): each task's real hf_splits and prompt load the local rows."""
     for split, spec in hub_specs(task_id).items():
@@ -579,3 +595,239 @@ def test_hub_config_plans_without_local_files(monkeypatch, tmp_path):
     config["tasks"] = TASKS
     with pytest.raises(ConfigError, match=r"tasks\.[a-z0-9-]+\.splits\..*file not found"):
         common.check_config(config)
+
+
+# ---- seed 000's tasks on the Hub only: their specs through real datasets on Hub-shaped local repositories
+
+def _arc_row(id_, question, texts, labels, key):  # allenai/ai2_arc and allenai/openbookqa: choices {text, label}
+    return {"id": id_, "question": question, "choices": {"text": texts, "label": labels}, "answerKey": key}
+
+
+def _obqa_row(id_, stem, key):
+    return {"id": id_, "question_stem": stem, "choices": {"text": ["sun", "moon", "rock", "tree"],
+                                                          "label": ["A", "B", "C", "D"]}, "answerKey": key}
+
+
+def _hellaswag_row(ind, label):
+    return {"ind": ind, "activity_label": "Removing ice from car", "ctx_a": "Then, the man writes over the snow.",
+            "ctx_b": "then", "ctx": "Then, the man writes over the snow. then",
+            "endings": [", the man ends.", ", he sprays it.", ", he scrapes the ice.", ", he leaves."],
+            "source_id": "activitynet~v_-1IBHYS3L-Y", "split": "train", "split_type": "indomain", "label": label}
+
+
+def _sni_row(task, i):
+    return {"task_name": task, "id": f"{task.split('_')[0]}-{i:032x}", "definition": f"Definition of {task}.",
+            "inputs": f"Input {i}", "targets": f"Output {i}"}
+
+
+def _chat(prompt, reply):  # HuggingFaceH4/ultrachat_200k: prompt, prompt_id, messages (user first)
+    return {"prompt": prompt, "prompt_id": f"{abs(hash(prompt)):064x}"[:64],
+            "messages": [{"content": prompt, "role": "user"}, {"content": reply, "role": "assistant"},
+                         {"content": "Thanks!", "role": "user"}, {"content": "You're welcome.", "role": "assistant"}]}
+
+
+HUB_ONLY_LAYOUTS = {  # Hub id -> configs -> splits -> rows in the dataset's own columns and types
+    "google/boolq": {"default": {
+        "train": [{"question": "do iran and afghanistan speak the same language", "answer": True,
+                   "passage": "Persian is spoken in Iran and Afghanistan."},
+                  {"question": "is the sun a planet", "answer": False, "passage": "The Sun is a star."}],
+        "validation": [{"question": "is water wet", "answer": True, "passage": "Water wets surfaces."}]}},
+    "Rowan/hellaswag": {"default": {"train": [_hellaswag_row(4, "2"), _hellaswag_row(5, "0")],
+                                    "validation": [_hellaswag_row(24, "3")]}},
+    "allenai/ai2_arc": {config: {
+        "train": [_arc_row("Mercury_7175875", "Which is a metal?", ["wood", "iron", "glass", "paper"],
+                           ["A", "B", "C", "D"], "B"),
+                  _arc_row("NYSEDREGENTS_2015_4_3", "What melts ice?", ["heat", "cold", "dark", "wind"],
+                           ["1", "2", "3", "4"], "1")],
+        "test": [_arc_row("Mercury_SC_415702", "Which has five?", ["a", "b", "c", "d", "e"],
+                          ["A", "B", "C", "D", "E"], "E"),
+                 _arc_row("NYSEDREGENTS_2008_4_12", "Which is living?", ["rock", "water", "tree"],
+                          ["1", "2", "3"], "3")]} for config in ("ARC-Easy", "ARC-Challenge")},
+    "allenai/winogrande": {"winogrande_xl": {
+        "train": [{"sentence": "Ian volunteered to eat Dennis's menudo because _ despised eating intestine.",
+                   "option1": "Ian", "option2": "Dennis", "answer": "2"}],
+        "validation": [{"sentence": "Sarah was a much better surgeon than Maria so _ always got the easier cases.",
+                        "option1": "Sarah", "option2": "Maria", "answer": "2"},
+                       {"sentence": "The trophy does not fit in the suitcase because _ is too big.",
+                        "option1": "trophy", "option2": "suitcase", "answer": "1"}]}},
+    "baber/piqa": {"default": {
+        "train": [{"goal": "How do I ready a guinea pig cage?", "sol1": "Use sawdust.", "sol2": "Use jam.",
+                   "label": 0}],
+        "validation": [{"goal": "To open a jar", "sol1": "Freeze the lid.", "sol2": "Run the lid under hot water.",
+                        "label": 1}]}},
+    "lighteval/siqa": {"default": {
+        "train": [{"context": "Cameron decided to have a barbecue.", "question": "What will Cameron want to do next?",
+                   "answerA": "Sleep", "answerB": "Invite friends", "answerC": "Leave", "label": "2"}],
+        "validation": [{"context": "Tracy lost her keys.", "question": "How would Tracy feel?",
+                        "answerA": "Happy", "answerB": "Bored", "answerC": "Worried", "label": "3"}]}},
+    "allenai/openbookqa": {"main": {"train": [_obqa_row("7-980", "The sun is responsible for", "A")],
+                                    "test": [_obqa_row("8-376", "The moon reflects light from the", "A"),
+                                             _obqa_row("8-377", "Which is hard?", "C")]}},
+    "HuggingFaceH4/ultrachat_200k": {"default": {
+        "train_sft": [_chat("How do plants make food?", "Plants make food by photosynthesis.")],
+        "test_sft": [_chat("What is a prime number?", "A number with exactly two divisors.")]}},
+    "Muennighoff/natural-instructions": {"default": {
+        "train": [_sni_row("task001_quoref_question_generation", 1), _sni_row("task002_quoref_answer_generation", 2)],
+        "test": [_sni_row("task1356_xlsum_title_generation", 3), _sni_row("task641_esnli_classification", 4)]}},
+}
+DOLLY = [{"instruction": f"Instruction {i}", "context": "Some context." if i % 2 else "",
+          "response": f"Response {i}", "category": "open_qa" if i % 2 else "brainstorming"} for i in range(103)]
+
+
+def _hub_jsonl_repo(root: Path, filename: str, rows: list[dict]) -> str:
+    """A Hub repository that holds one jsonl file and a card without configs (databricks-dolly-15k): split train."""
+    root.mkdir(parents=True)
+    (root / filename).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (root / "README.md").write_text("---\nlicense: cc-by-sa-3.0\n---\n")
+    return str(root)
+
+
+def _mapped(rows: list[dict]) -> list[tuple]:
+    return [(r["id"], r["input"], r.get("choices"), r["target"], r["meta"]) for r in rows]
+
+
+HUB_ONLY_ROWS = {  # task -> split -> (id, input, choices, target, meta) of each mapped row
+    "boolq": {
+        "pool": [("boolq-train-0", "Persian is spoken in Iran and Afghanistan.\n\ndo iran and afghanistan speak the "
+                  "same language", ["yes", "no"], "yes", {}),
+                 ("boolq-train-1", "The Sun is a star.\n\nis the sun a planet", ["yes", "no"], "no", {})],
+        "eval": [("boolq-validation-0", "Water wets surfaces.\n\nis water wet", ["yes", "no"], "yes", {})]},
+    "hellaswag": {
+        "pool": [(f"hellaswag-train-{i}", "Removing ice from car: Then, the man writes over the snow. then",
+                  [", the man ends.", ", he sprays it.", ", he scrapes the ice.", ", he leaves."], letter, {})
+                 for i, letter in ((0, "C"), (1, "A"))],
+        "eval": [("hellaswag-validation-0", "Removing ice from car: Then, the man writes over the snow. then",
+                  [", the man ends.", ", he sprays it.", ", he scrapes the ice.", ", he leaves."], "D", {})]},
+    "arc-easy": {
+        "pool": [("Mercury_7175875", "Which is a metal?", ["wood", "iron", "glass", "paper"], "B", {}),
+                 ("NYSEDREGENTS_2015_4_3", "What melts ice?", ["heat", "cold", "dark", "wind"], "A", {})],
+        "eval": [("Mercury_SC_415702", "Which has five?", ["a", "b", "c", "d", "e"], "E", {}),
+                 ("NYSEDREGENTS_2008_4_12", "Which is living?", ["rock", "water", "tree"], "C", {})]},
+    "winogrande": {
+        "pool": [("winogrande-train-0", "Ian volunteered to eat Dennis's menudo because _ despised eating intestine.",
+                  ["Ian", "Dennis"], "B", {})],
+        "eval": [("winogrande-validation-0", "Sarah was a much better surgeon than Maria so _ always got the easier "
+                  "cases.", ["Sarah", "Maria"], "B", {}),
+                 ("winogrande-validation-1", "The trophy does not fit in the suitcase because _ is too big.",
+                  ["trophy", "suitcase"], "A", {})]},
+    "piqa": {
+        "pool": [("piqa-train-0", "How do I ready a guinea pig cage?", ["Use sawdust.", "Use jam."], "A", {})],
+        "eval": [("piqa-validation-0", "To open a jar", ["Freeze the lid.", "Run the lid under hot water."], "B", {})]},
+    "siqa": {
+        "pool": [("siqa-train-0", "Cameron decided to have a barbecue. What will Cameron want to do next?",
+                  ["Sleep", "Invite friends", "Leave"], "B", {})],
+        "eval": [("siqa-validation-0", "Tracy lost her keys. How would Tracy feel?", ["Happy", "Bored", "Worried"],
+                  "C", {})]},
+    "openbookqa": {
+        "pool": [("7-980", "The sun is responsible for", ["sun", "moon", "rock", "tree"], "A", {})],
+        "eval": [("8-376", "The moon reflects light from the", ["sun", "moon", "rock", "tree"], "A", {}),
+                 ("8-377", "Which is hard?", ["sun", "moon", "rock", "tree"], "C", {})]},
+    "dolly": {
+        "eval": [(f"databricks-dolly-15k-train-{i}", f"Instruction {i}" + ("\n\nSome context." if i % 2 else ""),
+                  None, f"Response {i}", {"category": "open_qa" if i % 2 else "brainstorming"}) for i in range(100)],
+        "pool": [(f"databricks-dolly-15k-train-{i}", f"Instruction {i}" + ("\n\nSome context." if i % 2 else ""),
+                  None, f"Response {i}", {"category": "open_qa" if i % 2 else "brainstorming"}) for i in (100, 101, 102)]},
+    "ultrachat": {
+        "pool": [("ultrachat_200k-train_sft-0", "How do plants make food?", None,
+                  "Plants make food by photosynthesis.", {})],
+        "eval": [("ultrachat_200k-test_sft-0", "What is a prime number?", None, "A number with exactly two divisors.",
+                  {})]},
+    "super-natural-instructions": {
+        "pool": [(f"natural-instructions-train-{i}", f"Definition of {task}.\n\nInput {i + 1}", None, f"Output {i + 1}",
+                  {"task": task}) for i, task in enumerate(["task001_quoref_question_generation",
+                                                            "task002_quoref_answer_generation"])],
+        "eval": [(f"natural-instructions-test-{i}", f"Definition of {task}.\n\nInput {i + 3}", None, f"Output {i + 3}",
+                  {"task": task}) for i, task in enumerate(["task1356_xlsum_title_generation",
+                                                            "task641_esnli_classification"])]},
+}
+HUB_ONLY_ROWS["arc-challenge"] = HUB_ONLY_ROWS["arc-easy"]
+
+
+@pytest.mark.parametrize("task_id", HUB_ONLY)
+def test_hub_only_specs_map_hub_shaped_rows(hf_cache, tmp_path, task_id):
+    """Each hub-only task's hf_splits through the real load_dataset(name, config, split) on a directory laid out as
+    its Hub repository (parquet per split with the dataset's columns and types; Dolly: its one jsonl file)."""
+    name = next(s["name"] for s in TASKS[task_id]["hf_splits"].values())
+    assert name in HUB_ONLY_IDS
+    if name == "databricks/databricks-dolly-15k":
+        repo = _hub_jsonl_repo(tmp_path / name, "databricks-dolly-15k.jsonl", DOLLY)
+    else:
+        repo = _hub_repo(tmp_path / name, HUB_ONLY_LAYOUTS[name])
+    for split, spec in hub_specs(task_id).items():
+        spec = {**spec, "name": repo, **({} if "config" in spec else {"config": "default"})}
+        rows = load_split(spec, key=f"tasks.{task_id}.hf_splits.{split}", data_root=tmp_path / "no-data")
+        prefix = name.rsplit("/", 1)[-1]  # ids as from the Hub id: "<name>-<split>-<row>" (here the directory name)
+        assert _mapped(rows) == [(i.replace(prefix, Path(repo).name, 1), *rest)
+                                 for i, *rest in HUB_ONLY_ROWS[task_id][split]], split
+        for row in rows:
+            _check_family(TASKS[task_id]["family"], row)
+
+
+def test_choice_labels_and_choice_fields(tmp_path):
+    path = jsonl(tmp_path, [{"q": "Q?", "o1": "x", "o2": "y", "a": "2"},
+                            {"q": "R?", "o1": "x", "o2": "y", "a": 1}])
+    spec = {"family": "multichoice", "path": path, "fields": {"input": "q", "choices": ["o1", "o2"], "target": "a"},
+            "choice_labels": ["1", "2"]}
+    assert [(r["choices"], r["target"]) for r in load(spec)] == [(["x", "y"], "B"), (["x", "y"], "A")]
+    path = jsonl(tmp_path, [{"q": "Q?", "c": {"text": ["x", "y", "z"], "label": ["1", "2", "3"]}, "a": "3"}], "arc.jsonl")
+    arc = {"family": "multichoice", "path": path, "fields": {"input": "q", "choices": "c.text", "target": "a"},
+           "choice_labels": "c.label"}
+    assert load(arc)[0]["target"] == "C"
+    bad = jsonl(tmp_path, [{"q": "Q?", "c": {"text": ["x", "y"], "label": ["1", "2"]}, "a": "4"}], "bad.jsonl")
+    assert "target '4' (field 'a') is not the label of one of the 2 options (choice_labels: 1, 2)" in error_of(
+        {**arc, "path": bad})
+    with pytest.raises(ConfigError, match="k.choice_labels.*only multichoice"):
+        check_split_spec({"family": "classification", "path": path, "labels": ["a"], "choice_labels": ["1"]}, key="k")
+    with pytest.raises(ConfigError, match="k.choice_labels"):
+        check_split_spec({**arc, "choice_labels": []}, key="k")
+
+
+def test_hub_only_tasks_need_data_source_hub():
+    """With data_source local, a grid or category that names a hub-only task stops with one line naming it."""
+    from algrid.config import check_config, check_icl_category
+    from algrid.tasks import for_source
+    from conftest import load_common
+
+    common = load_common()
+    config = {**yaml.safe_load((REPO / "config" / "defaults.yaml").read_text()), "tasks": TASKS}
+    config["icl"] = {**config["icl"], "categories": {**config["icl"]["categories"], "multichoice": ["aqua", "piqa"]}}
+    check_icl_category(config, "math")  # the other categories plan as before
+    for category in ("multichoice", "all_tasks"):
+        with pytest.raises(ConfigError, match=r"^config key 'icl\.categories\.multichoice': task 'piqa' is on the "
+                           r"Hugging Face Hub only .*needs data_source: hub") as caught:
+            check_icl_category(config, category)
+        assert "\n" not in str(caught.value)
+    for grid, key in (({"icl": {**config["icl"], "tasks": ["sst2", "boolq"], "models": ["smollm2-135m"],
+                                "strategies": ["random"], "shots": [2], "seeds": [0]}}, "icl.tasks"),
+                      ({"finetune": {**config["finetune"], "tasks": ["gsm8k"], "eval_tasks": ["dolly"]}},
+                       "finetune.eval_tasks")):
+        with pytest.raises(ConfigError, match=rf"'{re.escape(key)}': task '(boolq|dolly)' .*needs data_source: hub"):
+            common.check_config({**config, **grid})
+    hub = {**config, "data_source": "hub", "tasks": for_source(TASKS, "hub")}
+    check_icl_category(hub, "all_tasks")
+    assert hub["tasks"]["piqa"]["splits"]["eval"]["name"] == "baber/piqa"
+
+
+SNI_TEST_TASKS = ("https://raw.githubusercontent.com/allenai/natural-instructions/"
+                  "b00871c954282e35d14de77c546918ee8b9d90da/splits/default/test_tasks.txt")
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("task_id", HUB_ONLY)
+def test_hub_only_ids_load(task_id):
+    """With internet (`pytest -m network`): each hub-only task's real Hub ids, configs and splits load and map."""
+    splits = {split: load_split(spec, key=f"tasks.{task_id}.hf_splits.{split}", data_root=DATA_ROOT)
+              for split, spec in hub_specs(task_id).items()}
+    for split, rows in splits.items():
+        assert 0 < len(rows) <= LIMITS[split], split
+        assert len({r["id"] for r in rows}) == len(rows)
+        for row in rows:
+            _check_family(TASKS[task_id]["family"], row)
+    assert len(splits["eval"]) == 100 and not {r["id"] for r in splits["pool"]} & {r["id"] for r in splits["eval"]}
+    if task_id == "super-natural-instructions":  # eval: the default split's test tasks; pool: none of them
+        import datasets
+
+        listed = Path(datasets.DownloadManager().download(SNI_TEST_TASKS)).read_text().split()
+        assert len(listed) == 119
+        assert {r["meta"]["task"] for r in splits["eval"]} <= set(listed)
+        assert not {r["meta"]["task"] for r in splits["pool"]} & set(listed)

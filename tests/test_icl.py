@@ -600,13 +600,52 @@ def test_dry_run_all_tasks_with_a_judge(tmp_path):
     assert jobs["icl_category_summary"] == 1 and jobs["prepare_model"] == 1
 
 
+SEED_000_TASKS = {  # seed 000's (ActiveLLM) whole task list, by category
+    "classification": ["sst2", "agnews", "boolq"],
+    "multichoice": ["hellaswag", "arc-easy", "arc-challenge", "winogrande", "piqa", "siqa", "openbookqa"],
+    "commonsense": ["commonsenseqa", "strategyqa"],
+    "math": ["gsm8k", "aqua", "multiarith", "addsub", "singleeq", "svamp"],
+    "instruction": ["dolly", "ultrachat", "self-instruct", "super-natural-instructions", "flan-cot-aqua",
+                    "flan-cot-creak", "flan-cot-ecqa", "flan-cot-gsm8k", "flan-cot-qasc", "flan-cot-sensemaking",
+                    "flan-cot-strategyqa"]}
+
+
 def test_dry_run_paper_scale_activellm_grid(tmp_path):
+    """Seed 000's whole list through the Hub (data_source hub): planning reads no data, so it plans offline."""
     config = REPO / "config" / "experiments" / "icl_activellm.yaml"
     jobs = dry_run(tmp_path, "all_tasks", config)
-    grid = yaml.safe_load(config.read_text())["icl"]
+    loaded = yaml.safe_load(config.read_text())
+    grid = loaded["icl"]
+    assert loaded["data_source"] == "hub" and grid["categories"] == SEED_000_TASKS
     tasks = {t for ts in grid["categories"].values() for t in ts}
+    assert set(grid["tasks"]) == tasks
     runs = len(tasks) * len(grid["models"]) * len(grid["strategies"]) * len(grid["seeds"])
-    assert jobs["icl_predict"] == jobs["icl_select"] == runs == 17 * 2 * 4 * 3
-    assert jobs["icl_judge"] == 7 * 2 * 4 * 3  # the Flan CoT tasks
-    assert jobs["prepare_model"] == 2 and jobs["score_pool_base"] == 17 * 2 and jobs["embed_split"] == 17
-    assert "train_adapter" not in jobs
+    assert jobs["icl_predict"] == jobs["icl_select"] == runs == 29 * 2 * 4 * 3
+    assert jobs["icl_judge"] == 11 * 2 * 4 * 3  # the free-text tasks: Dolly, UltraChat, Self-Instruct, SNI, Flan CoT
+    assert jobs["prepare_model"] == 2 and jobs["score_pool_base"] == 29 * 2 and jobs["embed_split"] == 29
+    assert jobs["prepare_dataset"] == 29 * 3 and "train_adapter" not in jobs
+
+
+@pytest.mark.parametrize("target, key, task", [("multichoice", "icl.categories.multichoice", "hellaswag"),
+                                               ("all_tasks", "icl.categories.classification", "boolq"),
+                                               ("icl", "icl.tasks", "boolq")])
+def test_hub_only_tasks_stop_a_local_plan_with_one_line(tmp_path, target, key, task):
+    """The paper-scale grid with data_source local: a target that names a task on the Hub only stops while planning,
+    with one line naming the task; a category of local tasks still plans."""
+    require_data()
+    local = tmp_path / "local.yaml"
+    local.write_text(yaml.safe_dump({"data_source": "local", **({} if target == "icl" else {"icl": {"tasks": ["sst2"]}})}))
+    (tmp_path / "config").symlink_to(REPO / "config")
+    cmd = [str(Path(sys.executable).parent / "snakemake"), target, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+           "-n", "--quiet", "rules", "--configfile", str(REPO / "config" / "experiments" / "icl_activellm.yaml"),
+           str(local)]
+    env = {**os.environ, "ALGRID_DATA_ROOT": str(DATA_ROOT), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("algrid:")]
+    assert lines == [f"algrid: config key '{key}': task '{task}' is on the Hugging Face Hub only (tasks.{task}.hf_splits, "
+                     "no local files): it needs data_source: hub (data_source is local)"], proc.stderr[-2000:]
+    if target == "multichoice":  # the same config's commonsense category (local files) plans
+        (tmp_path / "wd").mkdir()
+        jobs = dry_run(tmp_path / "wd", "commonsense", REPO / "config" / "experiments" / "icl_activellm.yaml", local)
+        assert jobs["icl_predict"] == 2 * 2 * 4 * 3

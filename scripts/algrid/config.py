@@ -11,7 +11,7 @@ from pathlib import Path
 
 from algrid import shards, strategies
 from algrid.errors import ConfigError
-from algrid.specs import check_disjoint, check_split_spec, task_split_spec
+from algrid.specs import check_disjoint, check_split_spec, hub_only, task_split_spec
 from algrid.tasks import FEWSHOT_FROM_POOL, splits_key
 
 ICL_CATEGORIES = ("classification", "multichoice", "commonsense", "math", "instruction")
@@ -148,11 +148,33 @@ def check_registry(config, key: str, names, registry: str) -> None:
                               f"known ({registry}): {', '.join(sorted(known)) or 'none'}")
 
 
+def check_hub_only(config, key: str, names) -> None:
+    """With data_source local, a grid that names a task on the Hugging Face Hub only (hf_splits, no local files)
+    stops here: it needs data_source: hub."""
+    tasks = config.get("tasks") or {}
+    for name in names:
+        if name in tasks and hub_only(tasks[name]):
+            raise ConfigError(key, f"task '{name}' is on the Hugging Face Hub only (tasks.{name}.hf_splits, no local "
+                              f"files): it needs data_source: hub (data_source is "
+                              f"{config.get('data_source', 'local')})")
+
+
+def check_icl_category(config, category: str) -> None:
+    """A category target (icl.categories.<category>, or all_tasks: every category) whose tasks this data_source
+    cannot read; checked when the target is planned, as other configs name the same categories offline."""
+    categories = (config.get("icl") or {}).get("categories") or {}
+    for name, tasks in categories.items():
+        if category in (name, "all_tasks"):
+            check_hub_only(config, f"icl.categories.{name}", tasks)
+
+
 def check_config(config) -> None:
     """Cross-key checks of the finetune grid, the tasks it reads, scoring and icl."""
     ft = config.get("finetune") or {}
     for key, registry in (("tasks", "tasks"), ("eval_tasks", "tasks"), ("models", "models"), ("presets", "presets")):
         check_registry(config, f"finetune.{key}", ft.get(key, []), registry)
+    for key in ("tasks", "eval_tasks"):
+        check_hub_only(config, f"finetune.{key}", ft.get(key, []))
     for name in ft.get("strategies", []):
         strategies.get(name)
     for name, params in (config.get("strategies") or {}).items():
@@ -212,6 +234,7 @@ def check_fewshot_k(config, task: str, key: str, k: int) -> None:
 
 def check_task_files(config, task: str) -> None:
     """Each split spec of a task is sound and its local files (and prompt file) exist."""
+    check_hub_only(config, f"tasks.{task}", [task])
     entry = config["tasks"][task]
     for split in entry.get("splits", {}):
         spec = task_split_spec(entry, split)
@@ -269,6 +292,7 @@ def check_icl_config(config) -> None:
         return
     tasks = config.get("tasks") or {}
     check_registry(config, "icl.tasks", icl.get("tasks", []), "tasks")
+    check_hub_only(config, "icl.tasks", icl.get("tasks", []))
     for category, names in (icl.get("categories") or {}).items():
         if category not in ICL_CATEGORIES:
             raise ConfigError(f"icl.categories.{category}",

@@ -31,6 +31,10 @@ unescape     replace the two characters "\\n" by a newline in all text (Flan tsv
 answer       plain (default) | gsm8k: the target field is "<reasoning> #### <number>"; the
              number is the target, the reasoning (calculator annotations <<..>> removed)
              becomes meta.rationale
+choice_labels  multichoice: the target is one of the options' own labels, not a letter: the field path of
+             the labels (ARC: "choices.label", which may be "1".."4") or their list in option order
+             (HellaSwag ["0", "1", "2", "3"], WinoGrande ["1", "2"]); the target becomes the letter of the
+             labelled option. ``choices`` may also be a list of fields, one per option ([sol1, sol2]).
 labels       classification: raw label -> verbaliser ({0: negative, 1: positive}), or a list
              of verbalisers when the raw labels are the verbalisers; raw labels compare as
              text; ``choices`` = the verbalisers in this order
@@ -160,10 +164,16 @@ def _normalise(source: Source, raw: Raw, spec: dict) -> dict:
     elif family == "classification":
         _classification(source, raw, spec["labels"], row, fields["target"])
     elif family == "multichoice":
-        choices = _lookup(source, raw, fields["choices"])
+        if isinstance(fields["choices"], list):  # one field per option (option1, option2)
+            choices = [_lookup(source, raw, path) for path in fields["choices"]]
+        else:
+            choices = _lookup(source, raw, fields["choices"])
         if not isinstance(choices, list) or not choices or any(isinstance(c, (dict, list)) for c in choices):
             raise source.error(raw, f"field '{fields['choices']}' (choices) must be a non-empty list of texts")
         choices = [str(c).replace("\\n", "\n") if unescape else str(c) for c in choices]
+        if "choice_labels" in spec:
+            row["target"] = _choice_letter(source, raw, spec["choice_labels"], len(choices), row["target"],
+                                           fields["target"])
         _multichoice(source, raw, choices, row, fields["target"])
     row["meta"] = meta
     return row
@@ -193,6 +203,21 @@ def _classification(source: Source, raw: Raw, labels, row: dict, field: str) -> 
                            f"{', '.join(mapping)}; add it to `labels`")
     row["target"] = mapping[row["target"]]
     row["choices"] = list(dict.fromkeys(mapping.values()))
+
+
+def _choice_letter(source: Source, raw: Raw, labels, n: int, target: str, field: str) -> str:
+    """The option letter of a raw target given as one of the options' labels (ARC's "1".."4" or "A".."E", a
+    0-based "0".."3", a 1-based "1"/"2"): ``labels`` is their field path or the list of them in option order."""
+    if isinstance(labels, str):
+        found = _lookup(source, raw, labels)
+        if not isinstance(found, list) or any(isinstance(v, (dict, list)) for v in found):
+            raise source.error(raw, f"field '{labels}' (choice_labels) must be a list of labels")
+        labels = found
+    labels = [str(v).strip() for v in labels]
+    if target not in labels or labels.index(target) >= n:
+        raise source.error(raw, f"target {target!r} (field '{field}') is not the label of one of the {n} options "
+                           f"(choice_labels: {', '.join(labels[:n])})")
+    return ascii_uppercase[labels.index(target)]
 
 
 def _multichoice(source: Source, raw: Raw, choices: list[str], row: dict, field: str) -> None:

@@ -20,7 +20,7 @@ SOURCES = {
     "hf": {"required": set(), "optional": {"name", "split", "config", "revision", "data_files", "format", "records",
                                            "header"}},
 }
-COMMON_KEYS = {"family", "source", "fields", "join", "unescape", "answer", "labels",
+COMMON_KEYS = {"family", "source", "fields", "join", "unescape", "answer", "labels", "choice_labels",
                "skip", "limit", "sample", "seed", "id_prefix"}
 SELECTION_KEYS = {"skip", "limit", "sample"}  # apply to one level, never inherited
 TASK_KEYS = {"family", "metric", "splits", "prompt", "prompt_file", "hf_splits", "hf_prompt_file", "description"}
@@ -112,9 +112,10 @@ def _check_common(spec: dict, key: str) -> None:
     if not isinstance(fields, dict):
         raise ConfigError(f"{key}.fields", "expected a mapping: normalised name -> source field")
     for name, path in fields.items():
-        joined = name == "input" and isinstance(path, list) and path
+        joined = name in ("input", "choices") and isinstance(path, list) and path
         if not (isinstance(path, str) or joined and all(isinstance(p, str) for p in path)):
-            raise ConfigError(f"{key}.fields.{name}", "expected a field path (text; input may be a list of paths)")
+            raise ConfigError(f"{key}.fields.{name}", "expected a field path (text; input and choices may be a list "
+                              "of paths)")
     if family == "multichoice" and "choices" not in fields:
         raise ConfigError(f"{key}.fields.choices", "multichoice needs the field that holds the options")
     if family != "multichoice" and "choices" in fields:
@@ -124,6 +125,7 @@ def _check_common(spec: dict, key: str) -> None:
     if spec.get("answer") == "gsm8k" and family != "math":
         raise ConfigError(f"{key}.answer", "'gsm8k' answer parsing is for family math")
     _check_labels(spec, key)
+    _check_choice_labels(spec, key)
     for name, kind in (("join", str), ("unescape", bool), ("header", bool)):
         if name in spec and not isinstance(spec[name], kind):
             raise ConfigError(f"{key}.{name}", f"expected {kind.__name__}, got {spec[name]!r}")
@@ -141,6 +143,19 @@ def _check_labels(spec: dict, key: str) -> None:
     values = labels.values() if isinstance(labels, dict) else labels
     if not all(isinstance(v, str) and v.strip() for v in values):
         raise ConfigError(f"{key}.labels", "verbalisers must be non-empty text (quote yes/no/true in YAML)")
+
+
+def _check_choice_labels(spec: dict, key: str) -> None:
+    if "choice_labels" not in spec:
+        return
+    labels = spec["choice_labels"]
+    if spec["family"] != "multichoice":
+        raise ConfigError(f"{key}.choice_labels", f"only multichoice has choice_labels (family is {spec['family']})")
+    listed = isinstance(labels, list) and labels and all(isinstance(v, (str, int)) and not isinstance(v, bool)
+                                                           for v in labels)
+    if not (isinstance(labels, str) and labels or listed):
+        raise ConfigError(f"{key}.choice_labels", "expected the field path of the options' labels (choices.label) "
+                          "or the list of raw targets in option order ([\"1\", \"2\"])")
 
 
 def _check_hf(spec: dict, key: str) -> None:
@@ -175,6 +190,11 @@ def _check_local(spec: dict, key: str, data_root) -> None:
         raise ConfigError(f"{key}.records", "expected a dotted key path, e.g. examples, and a json file")
 
 
+def hub_only(task: dict) -> bool:
+    """A task whose rows are on the Hugging Face Hub only: hf_splits and no local splits (data_source: hub)."""
+    return "splits" not in task and bool(task.get("hf_splits"))
+
+
 def task_split_spec(task: dict, split: str) -> dict:
     """The spec to load split ``split`` of a task entry: the split spec + the task's family."""
     return {**task["splits"][split], "family": task["family"]}
@@ -195,8 +215,9 @@ def check_tasks(tasks: dict, *, key: str = "tasks", data_root: str | os.PathLike
             raise ConfigError(f"{here}.family", f"expected one of {', '.join(FAMILIES)}")
         if task.get("metric") not in KINDS:
             raise ConfigError(f"{here}.metric", f"expected one of {', '.join(KINDS)}")
-        if not isinstance(task.get("splits"), dict) or not {"pool", "eval"} <= set(task["splits"]):
-            raise ConfigError(f"{here}.splits", "expected a mapping with at least 'pool' and 'eval' split specs")
+        group = "splits" if "splits" in task or "hf_splits" not in task else "hf_splits"  # hf_splits alone: Hub only
+        if not isinstance(task.get(group), dict) or not {"pool", "eval"} <= set(task[group]):
+            raise ConfigError(f"{here}.{group}", "expected a mapping with at least 'pool' and 'eval' split specs")
         for group in ("splits", "hf_splits"):
             splits = task.get(group, {})
             if not isinstance(splits, dict):

@@ -6,7 +6,7 @@ Pure functions of the config (no Snakemake), imported by rules/common.smk and ru
 import itertools
 from pathlib import Path
 
-from ..config import check_registry, check_task_files, closest, data_root, pool_size_bound
+from ..config import check_hub_only, check_registry, check_task_files, closest, data_root, pool_size_bound
 from ..errors import ConfigError
 
 ADS = "results/ads/{task}/{model}/{optimizer}/seed{seed}"  # one cell: task x policy x optimizer x seed
@@ -145,6 +145,7 @@ def check_ads_config(config) -> None:
     if not a.get("optimizer"):
         raise ConfigError("ads.optimizer", "no optimizer model; name one of models")
     check_registry(config, "ads.tasks", a["tasks"], "tasks")
+    check_hub_only(config, "ads.tasks", a["tasks"])
     for name in a["tasks"]:
         task = config["tasks"][name]
         missing = [s for s in ("pool", "eval") if s not in task.get("splits", {})]

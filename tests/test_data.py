@@ -831,3 +831,36 @@ def test_hub_only_ids_load(task_id):
         assert len(listed) == 119
         assert {r["meta"]["task"] for r in splits["eval"]} <= set(listed)
         assert not {r["meta"]["task"] for r in splits["pool"]} & set(listed)
+
+
+@pytest.mark.workflow
+def test_hub_only_task_prepares_through_the_workflow(tmp_path):
+    """data_source hub, no data_root: Snakemake prepares a hub-only task's fewshot, pool and eval files from its
+    hf_splits (PIQA's, pointed at a Hub-shaped directory): fewshot = the first 8 pool rows, never in pool or eval."""
+    import subprocess
+
+    repo = _hub_repo(tmp_path / "baber" / "piqa", {"default": {
+        "train": [{"goal": f"How do I do thing {i}?", "sol1": f"Way one {i}.", "sol2": f"Way two {i}.", "label": i % 2}
+                  for i in range(12)],
+        "validation": [{"goal": f"To finish task {i}", "sol1": "Freeze it.", "sol2": "Heat it.", "label": 1}
+                       for i in range(3)]}})
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    (wd / "config").symlink_to(REPO / "config")
+    grid = wd / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"data_source": "hub",
+                                    "tasks": {"piqa": {"hf_splits": {"pool": {"name": repo}, "eval": {"name": repo}}}},
+                                    "icl": {"tasks": ["piqa"], "models": ["smollm2-135m"], "strategies": ["random"],
+                                            "shots": [2], "seeds": [0]}}))
+    outputs = [f"results/data/piqa/{split}.jsonl" for split in ("fewshot", "pool", "eval")]
+    cmd = [str(Path(sys.executable).parent / "snakemake"), "-c1", "-s", str(REPO / "Snakefile"), "-d", str(wd),
+           "--configfile", str(grid), "--", *outputs]
+    env = {**os.environ, "ALGRID_DATA_ROOT": str(tmp_path / "no-data"), "HF_HUB_OFFLINE": "1",
+           "HF_DATASETS_CACHE": str(tmp_path / "hf-cache")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=wd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    fewshot, pool, eval_ = ([json.loads(line) for line in (wd / out).read_text().splitlines()] for out in outputs)
+    assert [r["id"] for r in fewshot] == [f"piqa-train-{i}" for i in range(8)]
+    assert [r["id"] for r in pool] == [f"piqa-train-{i}" for i in range(8, 12)]
+    assert [(r["input"], r["choices"], r["target"]) for r in eval_] == [
+        (f"To finish task {i}", ["Freeze it.", "Heat it."], "B") for i in range(3)]

@@ -864,3 +864,13 @@ def test_hub_only_task_prepares_through_the_workflow(tmp_path):
     assert [r["id"] for r in pool] == [f"piqa-train-{i}" for i in range(8, 12)]
     assert [(r["input"], r["choices"], r["target"]) for r in eval_] == [
         (f"To finish task {i}", ["Freeze it.", "Heat it."], "B") for i in range(3)]
+
+
+def test_schema_takes_a_task_with_hf_splits_alone():
+    from algrid.config import check_schema
+
+    config = {**yaml.safe_load((REPO / "config" / "defaults.yaml").read_text()), "tasks": dict(TASKS)}
+    check_schema(config, REPO / "config" / "schema.yaml")  # the hub-only tasks have no splits
+    config["tasks"]["bare"] = {"family": "math", "metric": "numeric"}
+    with pytest.raises(ConfigError, match=r"^config key 'tasks\.bare\.splits': required key is missing$"):
+        check_schema(config, REPO / "config" / "schema.yaml")

@@ -97,3 +97,15 @@ def test_model_feature_strategies_are_finetune_only(tmp_path, strategy):
     error = dry_run_error(tmp_path, {"icl": {"strategies": ["random", strategy]}})
     assert f"config key 'icl.strategies': '{strategy}' selects from a fine-tuned model's features" in error
     assert "finetune strategy" in error
+
+
+@pytest.mark.parametrize("name", ["badge", "bald", "rds", "less", "balanced_random"])
+def test_the_schema_describes_the_model_feature_strategies_parameters_and_defaults(name):
+    from conftest import REPO
+    from algrid import strategies
+
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())["properties"]["strategies"]
+    described = schema["properties"][name]
+    assert described["description"]
+    assert {key: value["default"] for key, value in described["properties"].items()} == strategies.get(name).defaults
+    assert all(value["description"] for value in described["properties"].values())

@@ -21,6 +21,7 @@ rule aggregate:
         safety=sorted(set(safety_pairs(config).values())),
         judges=judge_validation_files(config),  # each judge's agreement with human labels, beside the rate
         eval_splits=sorted(set(expectations(config)["eval_files"].values())),
+        lm_eval=lm_eval_tasks.result_files(config),  # lm-eval's results of every run (finetune.lm_eval)
     output:
         csv="results/final_metrics.csv",
         json="results/final_metrics.json",
@@ -38,5 +39,7 @@ rule aggregate:
         code=code_version("aggregate"),
         safety=safety_pairs(config),
         expect=expectations(config),
+        lm_eval=lm_eval_tasks.result_identities(config),
+        lm_eval_metrics=lm_eval_tasks.settings(config)["metrics"],
     script:
         "../scripts/aggregate.py"

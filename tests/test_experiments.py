@@ -58,7 +58,9 @@ def test_one_prediction_job_and_one_scoring_job_per_adapter_cover_every_eval_tas
     adapters = len(ft["strategies"]) * len(ft["budgets"]) * sum(ft["rounds"]) * len(ft["seeds"])
     assert jobs["train_adapter"] == jobs["predict_round"] == adapters == 294  # was 294 x 8 eval tasks = 2,352
     assert jobs["score_round"] == adapters and len(ft["eval_tasks"]) == 8  # was one scoring job per eval task
-    assert jobs["predict_base"] == jobs["score_base"] == 1 and sum(jobs.values()) == 1608  # was 3,671; +2: label_savings, stopping_criteria
+    cells = adapters // sum(ft["rounds"]) * len(ft["rounds"])  # finetune.lm_eval (MMLU): each final-round adapter
+    assert jobs["lm_eval_round"] == cells == 126 and jobs["lm_eval_base"] == 1
+    assert jobs["predict_base"] == jobs["score_base"] == 1 and sum(jobs.values()) == 1608 + 127  # was 3,671; +2: label_savings, stopping_criteria
 
 
 def test_a_working_directory_elsewhere_needs_no_config_there(tmp_path):

@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import stats
 from .errors import DataError
-from .finetune import baselines
+from .finetune import baselines, lm_eval_tasks
 from .io import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -92,11 +92,33 @@ def task_metric(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frame, values
 
 
+def read_lm_eval_rows(rows) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for col in ("budget", "rounds", "seed", "round", "n_labels", "n_total"):
+        if col in frame:
+            frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+def summarise(values: pd.DataFrame) -> pd.DataFrame:
+    """stats.summarise of algrid's own rows; lm-eval rows (no per-item results) from lm-eval's stderr."""
+    lm = lm_eval_tasks.is_lm_eval(values)
+    if not lm.any():
+        return stats.summarise(values)
+    keys = stats._keys(values)
+    parts = [stats.summarise(values[~lm])] if (~lm).any() else []
+    parts.append(lm_eval_tasks.summarise(values[lm], keys, stats.STAT_COLUMNS))
+    return pd.concat(parts, ignore_index=True).astype(values[keys].dtypes.to_dict())
+
+
 def aggregate(metric_files, csv_path, json_path, summary_path, *, safety: dict | None = None,
-              expect: dict | None = None, judge_validation=()) -> pd.DataFrame:
+              expect: dict | None = None, judge_validation=(), lm_eval: dict | None = None,
+              lm_eval_metrics: dict | None = None) -> pd.DataFrame:
     """``safety``: metrics file -> its run's safety metrics.json; ``expect``: what the config implies
     (algrid.finetune.grid.expectations): denominators to check, thresholds to mark; ``judge_validation``: the
-    validation.json of each judge behind the safety rates, whose agreement joins each rated row."""
+    validation.json of each judge behind the safety rates, whose agreement joins each rated row; ``lm_eval``:
+    lm-eval results file -> the row keys it gives rows for, ``lm_eval_metrics`` the metrics kept per lm-eval task
+    (algrid.finetune.lm_eval_tasks: rows with eval_task ``lm_eval:<task>``, their summary from lm-eval's stderr)."""
     frame = read_metrics(metric_files)
     frame = baselines.attach_safety(frame, safety or {})
     frame = baselines.attach_judge_agreement(frame, list(judge_validation))
@@ -104,11 +126,14 @@ def aggregate(metric_files, csv_path, json_path, summary_path, *, safety: dict |
         frame = baselines.check_denominators(frame, expect)
         frame = baselines.mark_thresholds(frame, expect.get("thresholds") or {},
                                           min_valid=expect.get("safety_min_valid"))
+    extra = [r for path, ids in (lm_eval or {}).items() for r in lm_eval_tasks.rows(path, ids, lm_eval_metrics)]
+    if extra:
+        frame = pd.concat([frame, read_lm_eval_rows(extra)], ignore_index=True)
     cols = [c for c in FIRST if c in frame] + [c for c in frame if c not in FIRST]
     frame = frame[cols].sort_values([c for c in ("family", "task", "eval_task", "strategy", "rounds", "budget",
                                                  "shots", "seed", "round") if c in frame], na_position="first")
     frame, values = task_metric(frame)
-    summary = stats.summarise(values)
+    summary = summarise(values)
     frame = stats.with_seed_statistics(frame.drop(columns=INTERNAL, errors="ignore"), summary)
     for path, table in ((csv_path, frame), (summary_path, summary)):
         with atomic_path(path) as tmp:

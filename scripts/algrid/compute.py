@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 CELL = ["task", "model", "preset", "strategy", "budget", "rounds"]
 # rules whose jobs load a model, so ask for a GPU on a cluster (rules/*.smk: resources gpu=1)
 MODEL_RULES = {"prepare_model", "embed_pool", "embed_split", "score_pool", "train_adapter", "predict", "respond",
-               "judge", "iteration", "evaluate", "validate_judge"}
+               "judge", "iteration", "evaluate", "validate_judge", "lm_eval"}
 FINETUNE_RUN = re.compile(r"finetune/(?P<task>[^/]+)/(?P<model>[^/]+)/(?P<preset>[^/]+)/(?P<strategy>[^/]+)/"
                           r"b(?P<budget>\d+)-m(?P<rounds>\d+)/seed(?P<seed>\d+)/")
 # the report's own jobs (this module's and the savings table): not part of what the grid cost

@@ -33,10 +33,13 @@ def _plt():
 
 
 def _finetune(summary: pd.DataFrame) -> pd.DataFrame:
-    """The finetune rows of summary.csv, with integer budgets, rounds, rounds and labels."""
+    """The finetune rows of summary.csv, with integer budgets, rounds, rounds and labels; an lm-eval task's rows
+    (eval_task lm_eval:<task>) are one eval task per metric."""
     ft = summary[summary.family == "finetune"].copy()
     for column in ("budget", "rounds", "round", "n_labels"):
         ft[column] = ft[column].astype(int)
+    lm = ft.eval_task.astype(str).str.startswith("lm_eval:")  # lm-eval tasks: one panel per metric they report
+    ft.loc[lm, "eval_task"] = ft.loc[lm, "eval_task"] + " " + ft.loc[lm, "metric"].astype(str)
     return ft
 
 

@@ -5,7 +5,6 @@ per base model, its metric and stderr join final_metrics.csv and summary.csv, th
 lm_eval.simple_evaluate call on the same adapter, and bad input stops with one line naming the key."""
 
 import json
-import os
 
 import pandas as pd
 import pytest
@@ -178,16 +177,15 @@ def test_bad_input_is_one_line_naming_the_key_before_any_job(tmp_path, lm_eval, 
 
 
 def test_the_paper_configs_plan_mmlu_without_the_network(tmp_path):
-    """ed_vs_al.yaml and qlora_gsm8k.yaml name lm-eval's Hub task mmlu: they plan (task names from lm-eval's
-    installed registry, nothing fetched) one job per base model, final-round adapter and published adapter."""
-    env_before = os.environ.get("HF_HUB_OFFLINE")
+    """ed_vs_al.yaml and qlora_gsm8k.yaml name lm-eval's Hub task mmlu: they plan offline (HF_HUB_OFFLINE, no
+    internet here; task names come from lm-eval's installed registry) one job per base model, final-round adapter
+    and published adapter."""
     for name, expected in (("ed_vs_al", {"lm_eval_base": 1, "lm_eval_round": 7 * 2 * 3 * 3}),
                            ("qlora_gsm8k", {"lm_eval_base": 1, "lm_eval_round": 3, "lm_eval_adapter": 3})):
         path = REPO / "config" / "experiments" / f"{name}.yaml"
         assert yaml.safe_load(path.read_text())["finetune"]["lm_eval"]["tasks"] == ["mmlu"]
         jobs = planned_jobs(snakemake(workdir(tmp_path / name), "-n", "--quiet", "rules", configfiles=(path,)))
         assert {r: n for r, n in jobs.items() if r.startswith("lm_eval")} == expected, name
-    assert os.environ.get("HF_HUB_OFFLINE") == env_before
 
 
 def test_an_unknown_task_at_the_job_start_is_one_config_error(tmp_path, model_dir):
@@ -254,3 +252,16 @@ def test_a_cell_over_seeds_gets_a_t_interval_and_the_stderr_of_its_mean(tmp_path
     assert (row.accuracy_ci_low, row.accuracy_ci_high) == (pytest.approx(low), pytest.approx(high))
     assert row.stderr == pytest.approx(math.sqrt((0.1**2 + 0.2**2) / 2) / math.sqrt(2))
     assert row.ci_method == stats.T_METHOD
+
+
+def test_an_edited_task_file_reruns_the_lm_eval_jobs_only(built):
+    """The files under include_path (the task YAML and its local dataset) are inputs of every lm-eval job."""
+    wd, _, configs = built
+    rows = wd / "lm_tasks" / "rows.json"
+    text = rows.read_text()
+    try:
+        rows.write_text(json.dumps(ROWS[::-1]))
+        jobs = planned_jobs(snakemake(wd, "-n", configfiles=configs))
+        assert jobs["lm_eval_round"] == jobs["lm_eval_base"] == 1 and "predict_round" not in jobs
+    finally:
+        rows.write_text(text)

@@ -39,7 +39,8 @@ def _finetune(summary: pd.DataFrame) -> pd.DataFrame:
     for column in ("budget", "rounds", "round", "n_labels"):
         ft[column] = ft[column].astype(int)
     lm = ft.eval_task.astype(str).str.startswith("lm_eval:")  # lm-eval tasks: one panel per metric they report
-    ft.loc[lm, "eval_task"] = ft.loc[lm, "eval_task"] + " " + ft.loc[lm, "metric"].astype(str)
+    if lm.any():
+        ft.loc[lm, "eval_task"] = ft.loc[lm, "eval_task"] + " " + ft.loc[lm, "metric"].astype(str)
     return ft
 
 

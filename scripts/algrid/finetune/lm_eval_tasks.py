@@ -53,13 +53,16 @@ def include_paths(config) -> list[str]:
 
 
 def include_files(config) -> list[str]:
-    """The task YAMLs under include_path: inputs of every lm-eval job, so editing one reruns them."""
+    """The files under include_path (task YAMLs, a local dataset or utils.py beside them; not hidden ones or
+    __pycache__): inputs of every lm-eval job, so editing one reruns them."""
     if not tasks(config):
         return []
     files = []
     for root in include_paths(config):
         path = Path(root)
-        files += [str(path)] if path.is_file() else sorted(str(p) for p in path.rglob("*.y*ml"))
+        found = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        files += [str(p) for p in found
+                  if not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(root).parts)]
     return sorted(set(files))
 
 

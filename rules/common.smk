@@ -8,7 +8,15 @@ import itertools
 
 from algrid import shards, strategies
 from algrid.codeversion import code_version
-from algrid.config import ICL_CATEGORIES, check_config, check_icl_config, check_schema, data_root, pool_size_bound
+from algrid.config import (
+    ICL_CATEGORIES,
+    check_config,
+    check_icl_category,
+    check_icl_config,
+    check_schema,
+    data_root,
+    pool_size_bound,
+)
 from algrid.ads.grid import ads_metric_files, ads_targets
 from algrid.finetune.feature_files import feature_inputs, feature_params
 from algrid.finetune.cold_start import needs as cold_start_needs
@@ -367,6 +375,17 @@ def icl_identity(w) -> dict:
 
 
 ICL_PREDICT_KEYS = ("predict_by", "loglik_norm", "choice_text", "max_new_tokens", "batch_size", "cache_prefix")
+
+
+def icl_category_files(category: str) -> list[str]:
+    """A category's metrics files, once its tasks are readable with this data_source: a category naming a task on
+    the Hugging Face Hub only stops the plan under data_source local, with one line (planned only when requested:
+    the categories of one config serve several data sources)."""
+    try:
+        check_icl_category(config, category)
+    except AlgridError as err:
+        sys.exit(f"algrid: {err}")
+    return icl_metric_files(config, category)
 
 
 def icl_predict_params(w, config) -> dict:

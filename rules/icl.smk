@@ -1,7 +1,6 @@
 # The icl family (seed 000, "ActiveLLM"): per task x model x strategy x shots x seed, choose demonstrations from
 # the task's pool, predict the eval split with them in the prompt (no training), score. Pool scores
 # (score_pool_base) and embeddings (embed_pool, embed_split) are the shared files the finetune family uses too.
-from algrid.config import check_icl_category
 
 
 rule icl_select:
@@ -120,17 +119,6 @@ rule icl_summary:
         code=code_version("icl_summary"),
     script:
         "../scripts/icl_summary.py"
-
-
-def icl_category_files(category: str) -> list[str]:
-    """A category's metrics files, once its tasks are readable with this data_source: a category naming a task on
-    the Hugging Face Hub only stops the plan under data_source local, with one line (planned only when requested:
-    the categories of one config serve several data sources)."""
-    try:
-        check_icl_category(config, category)
-    except AlgridError as err:
-        sys.exit(f"algrid: {err}")
-    return icl_metric_files(config, category)
 
 
 use rule icl_summary as icl_category_summary with:

@@ -109,3 +109,8 @@ def test_the_schema_describes_the_model_feature_strategies_parameters_and_defaul
     assert described["description"]
     assert {key: value["default"] for key, value in described["properties"].items()} == strategies.get(name).defaults
     assert all(value["description"] for value in described["properties"].values())
+
+
+def test_a_pool_sample_below_the_shots_is_refused_before_any_job(tmp_path):
+    error = dry_run_error(tmp_path, {"icl": {"shots": [2], "pool_sample": 1}})
+    assert error == "algrid: config key 'icl.pool_sample': 1 candidates per run cannot give icl.shots' 2 demonstrations"

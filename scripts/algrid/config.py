@@ -308,6 +308,10 @@ def check_icl_config(config) -> None:
             raise ConfigError("icl.strategies", f"'{name}' selects from a fine-tuned model's features: a finetune "
                               "strategy, not one for demonstrations")
     check_registry(config, "icl.embedder", [icl.get("embedder")], "embedders")
+    sample, most_shots = icl.get("pool_sample"), max(icl.get("shots") or [0])
+    if sample is not None and sample < most_shots:
+        raise ConfigError("icl.pool_sample", f"{sample} candidates per run cannot give icl.shots' {most_shots} "
+                          "demonstrations")
     for task in icl.get("tasks", []):
         check_task_files(config, task)
         size = pool_size_bound(config["tasks"][task]["splits"].get("pool", {}))
